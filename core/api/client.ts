@@ -1,0 +1,19 @@
+// The client side of the contract: what the renderer, the CLI and tests hold.
+import type { EventName, EventPayload, Method, Params, Result } from './contract.js';
+
+export interface ApiClient {
+  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** Raised on the client when the core answered with an error. */
+export class RemoteError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'RemoteError';
+  }
+}

@@ -1,0 +1,160 @@
+// The one typed contract between the UI (or CLI, or tests) and the core.
+// Every transport (in-process, Electron IPC, WebSocket) carries exactly these requests and events,
+// and every request is validated against these schemas where it enters the core.
+import { z } from 'zod';
+
+const id = z.number().int().positive();
+
+export const Chapter = z.object({
+  title: z.string(),
+  level: z.number().int().min(1).max(6),
+  start: z.number().int().nonnegative(), // character offset in the normalized text
+  line: z.number().int().positive(), // 1-based line number
+});
+export type Chapter = z.infer<typeof Chapter>;
+
+// The normalized text is stored in blocks that end on a line break where possible; the reader
+// virtualizes over them.
+export const BlockInfo = z.object({
+  start: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+  line: z.number().int().positive(),
+});
+export type BlockInfo = z.infer<typeof BlockInfo>;
+
+export const DocumentFormat = z.enum(['text', 'markdown']);
+export type DocumentFormat = z.infer<typeof DocumentFormat>;
+
+export const DocumentSummary = z.object({
+  id,
+  title: z.string(),
+  author: z.string().nullable(),
+  format: DocumentFormat,
+  fileName: z.string(),
+  fileSize: z.number().int().nonnegative(),
+  encoding: z.string(),
+  chars: z.number().int().nonnegative(),
+  lines: z.number().int().nonnegative(),
+  chapters: z.number().int().nonnegative(),
+  importedAt: z.string(), // ISO 8601
+});
+export type DocumentSummary = z.infer<typeof DocumentSummary>;
+
+export const DocumentDetail = DocumentSummary.extend({
+  chapterList: z.array(Chapter),
+  blocks: z.array(BlockInfo),
+});
+export type DocumentDetail = z.infer<typeof DocumentDetail>;
+
+export const FindMatch = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  line: z.number().int().positive(),
+  context: z.string(),
+});
+export type FindMatch = z.infer<typeof FindMatch>;
+
+export const ImportResult = z.object({
+  document: DocumentSummary,
+  duplicate: z.boolean(), // true: this exact file was already in the library; nothing was added
+});
+export type ImportResult = z.infer<typeof ImportResult>;
+
+export const JobState = z.enum(['running', 'done', 'failed', 'cancelled']);
+export const JobProgress = z.object({
+  jobId: z.string(),
+  kind: z.enum(['import']),
+  label: z.string(),
+  state: JobState,
+  done: z.number().nonnegative(),
+  total: z.number().nonnegative(),
+  unit: z.enum(['bytes', 'tokens', 'steps']),
+  ratePerSecond: z.number().nonnegative().nullable(),
+  etaSeconds: z.number().nonnegative().nullable(),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
+});
+export type JobProgress = z.infer<typeof JobProgress>;
+
+export const AppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  transport: z.enum(['in-process', 'electron', 'websocket']),
+  dataDir: z.string(),
+  databasePath: z.string(),
+  schemaVersion: z.number().int(),
+  features: z.object({ nativeOpenDialog: z.boolean(), importByPath: z.boolean() }),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
+const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
+
+/** Requests: name -> params schema and (for typing) result schema. */
+export const methods = {
+  'app.info': { params: z.object({}).strict(), result: AppInfo },
+  'library.list': { params: z.object({}).strict(), result: z.array(DocumentSummary) },
+  'library.get': { params: z.object({ id }).strict(), result: DocumentDetail },
+  'library.delete': { params: z.object({ id }).strict(), result: z.object({ deleted: z.boolean() }) },
+  /** Import files by path on the machine running the core (Electron's open dialog, the CLI). */
+  'library.importPath': {
+    params: z.object({ path: z.string().min(1).max(4096), jobId: z.string().max(64).optional() }).strict(),
+    result: ImportResult,
+  },
+  /** Upload a file in chunks (browser drag and drop, browser file picker), then import it. */
+  'upload.begin': {
+    params: z.object({ name: z.string().min(1).max(512), size: z.number().int().nonnegative() }).strict(),
+    result: z.object({ uploadId }),
+  },
+  'upload.chunk': {
+    params: z.object({ uploadId, offset: z.number().int().nonnegative(), base64: z.string().max(MAX_UPLOAD_CHUNK) }).strict(),
+    result: z.object({ received: z.number().int().nonnegative() }),
+  },
+  'upload.finish': {
+    params: z.object({ uploadId, jobId: z.string().max(64).optional() }).strict(),
+    result: ImportResult,
+  },
+  'upload.abort': { params: z.object({ uploadId }).strict(), result: z.object({}) },
+  'doc.blocks': {
+    params: z.object({ id, from: z.number().int().nonnegative(), count: z.number().int().min(1).max(64) }).strict(),
+    result: z.array(z.object({ index: z.number().int(), start: z.number().int(), text: z.string() })),
+  },
+  'doc.find': {
+    params: z
+      .object({
+        id,
+        query: z.string().min(1).max(1000),
+        caseSensitive: z.boolean().default(false),
+        limit: z.number().int().min(1).max(10000).default(1000),
+      })
+      .strict(),
+    result: z.object({ matches: z.array(FindMatch), truncated: z.boolean() }),
+  },
+  'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
+  /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */
+  'dialog.openFiles': { params: z.object({}).strict(), result: z.object({ paths: z.array(z.string()) }) },
+} as const;
+
+export type Methods = typeof methods;
+export type Method = keyof Methods;
+export type Params<M extends Method> = z.input<Methods[M]['params']>;
+export type ParsedParams<M extends Method> = z.output<Methods[M]['params']>;
+export type Result<M extends Method> = z.output<Methods[M]['result']>;
+
+/** Events pushed from the core to every connected UI. */
+export const events = {
+  'job.progress': JobProgress,
+  'library.changed': z.object({}),
+} as const;
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+export const methodNames = Object.keys(methods) as Method[];
+export const eventNames = Object.keys(events) as EventName[];
+
+export function isMethod(name: unknown): name is Method {
+  return typeof name === 'string' && Object.hasOwn(methods, name);
+}
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(events, name);
+}

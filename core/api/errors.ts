@@ -1,0 +1,44 @@
+// Errors that cross the API boundary: a stable code, a sentence for the user, and what to do.
+export type ApiErrorCode =
+  | 'bad_request' // the message failed validation
+  | 'unknown_method'
+  | 'not_found'
+  | 'empty_file'
+  | 'binary_file'
+  | 'unsupported_format'
+  | 'bad_encoding'
+  | 'too_large'
+  | 'unreadable'
+  | 'db_too_new'
+  | 'cancelled'
+  | 'unauthorized'
+  | 'internal';
+
+export interface ApiErrorShape {
+  code: ApiErrorCode;
+  message: string;
+  hint?: string;
+}
+
+export class ApiError extends Error implements ApiErrorShape {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toJSON(): ApiErrorShape {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+
+  static from(e: unknown): ApiError {
+    if (e instanceof ApiError) return e;
+    const message = e instanceof Error ? e.message : String(e);
+    return new ApiError('internal', `Unexpected error: ${message}`, 'Please report this; nothing in your library was changed.');
+  }
+}
