@@ -12,6 +12,7 @@ export type ApiErrorCode =
   | 'db_too_new'
   | 'cancelled'
   | 'unauthorized'
+  | 'unavailable' // not offered by this transport (e.g. a native dialog in the browser host)
   | 'internal';
 
 export interface ApiErrorShape {

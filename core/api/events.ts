@@ -1,7 +1,7 @@
 // A tiny typed event hub: the core publishes, transports forward to their clients.
 import type { EventName, EventPayload } from './contract.js';
 
-export type AnyEventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+export type AnyEventListener = (event: EventName, payload: unknown) => void;
 
 export class EventHub {
   private readonly listeners = new Set<AnyEventListener>();

@@ -16,7 +16,7 @@ export function createInProcessClient(server: ApiServer): ApiClient {
       }
     },
     on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void) {
-      return server.events.subscribe((name, payload) => {
+      return server.events.subscribe((name: EventName, payload: unknown) => {
         if (name === event) listener(payload as EventPayload<E>);
       });
     },

@@ -1,0 +1,99 @@
+// Builds the core: opens the library in the data folder and wires every API request to its handler.
+// The Electron shell, the browser host, the CLI and tests all start here.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppInfo } from './api/contract.js';
+import { ApiError } from './api/errors.js';
+import { EventHub } from './api/events.js';
+import { ApiServer, type Handlers } from './api/server.js';
+import { JobRegistry } from './jobs/jobs.js';
+import { openDatabase, type Db } from './library/database.js';
+import { importTextFile, sweepInterruptedImports } from './library/importer.js';
+import { LATEST_SCHEMA_VERSION } from './library/migrations.js';
+import { deleteDocument, findInDocument, getDetail, listDocuments, readBlocks } from './library/queries.js';
+import { Uploads } from './library/uploads.js';
+import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
+import { VERSION } from './version.js';
+
+export interface CoreOptions {
+  dataDir: string;
+  transport: AppInfo['transport'];
+  /** The Electron shell provides the native open dialog; elsewhere there is none. */
+  openFilesDialog?: () => Promise<string[]>;
+}
+
+export interface Core {
+  server: ApiServer;
+  db: Db;
+  info: AppInfo;
+  close(): void;
+}
+
+export function createCore(opts: CoreOptions): Core {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const databasePath = path.join(opts.dataDir, DATABASE_FILE);
+  const db = openDatabase(databasePath);
+  sweepInterruptedImports(db);
+  const hub = new EventHub();
+  const jobs = new JobRegistry(hub);
+  const uploads = new Uploads(path.join(opts.dataDir, 'uploads', String(process.pid)));
+  const info: AppInfo = {
+    name: PRODUCT_NAME,
+    version: VERSION,
+    transport: opts.transport,
+    dataDir: opts.dataDir,
+    databasePath,
+    schemaVersion: LATEST_SCHEMA_VERSION,
+    features: { nativeOpenDialog: opts.openFilesDialog !== undefined, importByPath: opts.transport !== 'websocket' },
+  };
+
+  const importFile = (file: string, displayName: string, jobId: string | undefined) =>
+    jobs.run('import', `Importing ${displayName}`, 'bytes', jobId, async (job) => {
+      const result = await importTextFile(db, file, {
+        displayName,
+        signal: job.signal,
+        onProgress: (p) => job.progress(p.bytesDone, p.bytesTotal),
+      });
+      if (!result.duplicate) hub.emit('library.changed', {});
+      return result;
+    });
+
+  const handlers: Handlers = {
+    'app.info': () => info,
+    'library.list': () => listDocuments(db),
+    'library.get': ({ id }) => getDetail(db, id),
+    'library.delete': ({ id }) => {
+      const deleted = deleteDocument(db, id);
+      if (deleted) hub.emit('library.changed', {});
+      return { deleted };
+    },
+    'library.importPath': ({ path: file, jobId }) => {
+      if (!info.features.importByPath) throw new ApiError('unavailable', 'Importing by path is not available in the browser; upload the file instead.');
+      return importFile(path.resolve(file), path.basename(file), jobId);
+    },
+    'upload.begin': ({ name, size }) => ({ uploadId: uploads.begin(name, size) }),
+    'upload.chunk': ({ uploadId, offset, base64 }) => ({ received: uploads.chunk(uploadId, offset, base64) }),
+    'upload.finish': ({ uploadId, jobId }) => uploads.finish(uploadId, (file, name) => importFile(file, name, jobId)),
+    'upload.abort': ({ uploadId }) => {
+      uploads.abort(uploadId);
+      return {};
+    },
+    'doc.blocks': ({ id, from, count }) => readBlocks(db, id, from, count),
+    'doc.find': ({ id, query, caseSensitive, limit }) => findInDocument(db, id, query, caseSensitive, limit),
+    'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
+    'dialog.openFiles': async () => {
+      if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');
+      return { paths: await opts.openFilesDialog() };
+    },
+  };
+
+  return {
+    server: new ApiServer(handlers, hub),
+    db,
+    info,
+    close() {
+      jobs.cancelAll();
+      db.close();
+    },
+  };
+}

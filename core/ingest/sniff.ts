@@ -1,0 +1,105 @@
+// Decide what a file really is from its first bytes, before trusting its name:
+// binary formats named .txt, the text encoding (BOM, UTF-8, UTF-16 without BOM, legacy code pages).
+import chardet from 'chardet';
+import iconv from 'iconv-lite';
+import { ApiError } from '../api/errors.js';
+
+const MAGIC: Array<[string, number[]]> = [
+  ['a PDF document', [0x25, 0x50, 0x44, 0x46]], // %PDF
+  ['a ZIP archive (EPUB, DOCX and similar are ZIP files)', [0x50, 0x4b, 0x03, 0x04]],
+  ['a PNG image', [0x89, 0x50, 0x4e, 0x47]],
+  ['a JPEG image', [0xff, 0xd8, 0xff]],
+  ['a GIF image', [0x47, 0x49, 0x46, 0x38]],
+  ['a gzip archive', [0x1f, 0x8b]],
+  ['an ELF executable', [0x7f, 0x45, 0x4c, 0x46]],
+  ['a SQLite database', [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65, 0x20, 0x66]],
+  ['a 7-Zip archive', [0x37, 0x7a, 0xbc, 0xaf]],
+  ['a Word 97-2003 document', [0xd0, 0xcf, 0x11, 0xe0]],
+  ['an RTF document', [0x7b, 0x5c, 0x72, 0x74, 0x66]],
+];
+
+export interface Sniffed {
+  /** An encoding name iconv-lite accepts, or 'utf-8'. */
+  encoding: string;
+  /** Bytes to skip at the start (a byte order mark). */
+  bomLength: number;
+}
+
+export function sniffText(sample: Uint8Array, fileName: string): Sniffed {
+  if (sample.length >= 4 && ((sample[0] === 0xff && sample[1] === 0xfe && sample[2] === 0 && sample[3] === 0) || (sample[0] === 0 && sample[1] === 0 && sample[2] === 0xfe && sample[3] === 0xff))) {
+    throw new ApiError('bad_encoding', `${fileName} is encoded as UTF-32, which is not supported.`, 'Save it as UTF-8 and import it again.');
+  }
+  if (sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return { encoding: 'utf-8', bomLength: 3 };
+  if (sample[0] === 0xff && sample[1] === 0xfe) return { encoding: 'utf-16le', bomLength: 2 };
+  if (sample[0] === 0xfe && sample[1] === 0xff) return { encoding: 'utf-16be', bomLength: 2 };
+
+  for (const [what, magic] of MAGIC) {
+    if (magic.every((b, i) => sample[i] === b)) {
+      throw new ApiError('binary_file', `${fileName} is not a text file: it looks like ${what}.`, 'Rename it with its real extension; formats other than plain text and Markdown arrive in a later version.');
+    }
+  }
+
+  const utf16 = guessUtf16WithoutBom(sample);
+  if (utf16) return { encoding: utf16, bomLength: 0 };
+  if (sample.includes(0)) {
+    throw new ApiError('binary_file', `${fileName} is not a text file: it contains binary data (NUL bytes).`, 'Check that you picked the right file.');
+  }
+  if (isValidUtf8Prefix(sample)) return { encoding: 'utf-8', bomLength: 0 };
+
+  const encoding = detectLegacyEncoding(sample);
+  if (!encoding) throw notText(fileName);
+  return { encoding, bomLength: 0 };
+}
+
+export function notText(fileName: string): ApiError {
+  return new ApiError('bad_encoding', `${fileName} is not text in any supported encoding (UTF-8, UTF-16, or a legacy code page such as Windows-1251).`, 'Open it in a text editor and save it as UTF-8, or check that it is a text file at all.');
+}
+
+/** UTF-16 without a BOM shows as zero bytes at every other position in mostly-Latin text. */
+function guessUtf16WithoutBom(sample: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  const n = sample.length - (sample.length % 2);
+  if (n < 16) return null;
+  let evenZeros = 0;
+  let oddZeros = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (sample[i] === 0) evenZeros++;
+    if (sample[i + 1] === 0) oddZeros++;
+  }
+  const pairs = n / 2;
+  if (oddZeros > 0.4 * pairs && evenZeros < 0.02 * pairs) return 'utf-16le';
+  if (evenZeros > 0.4 * pairs && oddZeros < 0.02 * pairs) return 'utf-16be';
+  return null;
+}
+
+/** Valid UTF-8, allowing a multi-byte character cut off at the end of the sample. */
+export function isValidUtf8Prefix(sample: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Legacy code pages: chardet's statistics, restricted to what iconv-lite can decode. */
+export function detectLegacyEncoding(sample: Uint8Array): string | null {
+  const candidates = chardet.analyse(sample);
+  for (const c of candidates) {
+    const name = c.name.toLowerCase();
+    if (name.startsWith('utf') || name.startsWith('iso-2022')) continue;
+    if (c.confidence < 10) continue;
+    if (iconv.encodingExists(name)) return name;
+  }
+  return null;
+}
+
+/** Share of characters that text never contains: control codes and replacement characters. */
+export function junkRatio(text: string): number {
+  if (text.length === 0) return 0;
+  let junk = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) || (c >= 0x80 && c < 0xa0) || c === 0xfffd) junk++;
+  }
+  return junk / text.length;
+}
