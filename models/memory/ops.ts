@@ -1,0 +1,64 @@
+// Small tfjs helpers shared by the memory parts. Every op used here has a registered gradient on
+// the cpu and wasm backends (STACK.md: no stridedSlice, no broadcast batched matMul, no einsum).
+
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Batched matMul that materialises transposes first on wasm, where transposed products are
+ * 5-20x slower than plain ones (STACK.md). Batch dims of a and b must be equal (no broadcast).
+ */
+export function mm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if ((transposeA || transposeB) && tf.getBackend() === 'wasm') {
+    const t = (x: tf.Tensor) => {
+      const perm = x.shape.map((_, i) => i);
+      const r = perm.length;
+      [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+      return tf.transpose(x, perm);
+    };
+    return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
+  }
+  return tf.matMul(a, b, transposeA, transposeB);
+}
+
+/** x [..., din] @ W [din, dout] (+ bias [dout]) -> [..., dout], flattening leading dims so that
+ *  no broadcast batched matMul is needed (its gradient fails in tfjs). */
+export function linear(x: tf.Tensor, W: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const din = x.shape[x.shape.length - 1]!;
+  const y = tf.matMul(tf.reshape(x, [-1, din]), W);
+  const yb = bias ? tf.add(y, bias) : y;
+  return tf.reshape(yb, [...lead, W.shape[1]!]);
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** exact GELU z Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2 */
+export function gelu(z: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, SQRT1_2))));
+}
+
+/** GELU'(z) = Phi(z) + z phi(z), phi(z) = exp(-z^2/2) / sqrt(2 pi) (TITANS.md explicit gradient) */
+export function geluGrad(z: tf.Tensor): tf.Tensor {
+  const Phi = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(z, SQRT1_2))));
+  const phi = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(z), -0.5)));
+  return tf.add(Phi, tf.mul(z, phi));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * scale (scale broadcast, optional) */
+export function rmsNorm(x: tf.Tensor, scale: tf.Tensor | null, eps: number): tf.Tensor {
+  const ms = tf.mean(tf.square(x), -1, true);
+  const y = tf.mul(x, tf.rsqrt(tf.add(ms, eps)));
+  return scale ? tf.mul(y, scale) : y;
+}
+
+/** l2-normalise the last axis: x / max(||x||, eps) (written with rsqrt(max(sum x^2, eps^2)) so
+ *  that a zero row has a finite gradient) */
+export function l2Normalize(x: tf.Tensor, eps: number): tf.Tensor {
+  const ss = tf.sum(tf.square(x), -1, true);
+  return tf.mul(x, tf.rsqrt(tf.maximum(ss, eps * eps)));
+}
