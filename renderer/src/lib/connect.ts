@@ -1,0 +1,61 @@
+// Finds the core: the Electron preload's bridge when present, else the browser host's WebSocket.
+// Either way the UI gets the same typed client; it never sees raw IPC.
+import type { ApiClient } from '../../../core/api/client';
+import { createWireClient } from '../../../core/api/wire-client';
+import type { WireRequest } from '../../../core/api/wire';
+
+/** What electron/preload.cts exposes through contextBridge. */
+export interface ElectronBridge {
+  send(message: WireRequest): void;
+  onMessage(receive: (message: unknown) => void): void;
+}
+
+declare global {
+  interface Window {
+    titansBridge?: ElectronBridge;
+  }
+}
+
+const TOKEN_KEY = 'titans-reader-token';
+
+export async function connect(): Promise<ApiClient> {
+  if (window.titansBridge) return createWireClient(window.titansBridge);
+  return connectWebSocket();
+}
+
+function takeToken(): string | null {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    history.replaceState(null, '', location.pathname + location.search + '#/library');
+    return fromUrl;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function connectWebSocket(): Promise<ApiClient> {
+  const token = takeToken();
+  if (!token) return Promise.reject(new Error('This page needs the address printed by the host, which includes its access token. Open that address again.'));
+  const ws = new WebSocket(`ws://${location.host}/api?token=${encodeURIComponent(token)}`);
+  let receive: (m: unknown) => void = () => {};
+  const client = createWireClient({
+    send: (m) => ws.send(JSON.stringify(m)),
+    onMessage: (r) => (receive = r),
+  });
+  ws.onmessage = (e) => {
+    try {
+      receive(JSON.parse(String(e.data)));
+    } catch {
+      console.warn('Ignoring a message that is not JSON');
+    }
+  };
+  return new Promise((resolve, reject) => {
+    ws.onopen = () => resolve(client);
+    ws.onerror = () => reject(new Error('Cannot reach the Titans Reader host. Is it still running? Start it again and open the address it prints.'));
+    ws.onclose = () => {
+      client.failAll('The connection to the Titans Reader host was lost.');
+      window.dispatchEvent(new CustomEvent('titans-disconnected'));
+    };
+  });
+}

@@ -1,0 +1,75 @@
+// The UI's shared state: the library list, running jobs, notices and the current route.
+import type { ApiClient } from '../../../core/api/client';
+import { RemoteError } from '../../../core/api/client';
+import type { DocumentSummary, JobProgress } from '../../../core/api/contract';
+
+export type View = 'library' | 'reader' | 'ask' | 'memory' | 'finetune';
+
+export interface Notice {
+  id: number;
+  kind: 'error' | 'info';
+  title: string;
+  message: string;
+  hint?: string;
+}
+
+export interface JobView extends Omit<JobProgress, 'kind'> {
+  kind: JobProgress['kind'] | 'upload';
+}
+
+class AppState {
+  api: ApiClient | null = $state(null);
+  docs: DocumentSummary[] = $state([]);
+  jobs: JobView[] = $state([]);
+  notices: Notice[] = $state([]);
+  view: View = $state('library');
+  docId: number | null = $state(null);
+  private nextNotice = 1;
+
+  async refresh(): Promise<void> {
+    if (!this.api) return;
+    this.docs = await this.api.call('library.list', {});
+  }
+
+  notify(kind: Notice['kind'], title: string, error: unknown): void {
+    const n: Notice = { id: this.nextNotice++, kind, title, message: '' };
+    if (error instanceof RemoteError) {
+      n.message = error.message;
+      if (error.hint) n.hint = error.hint;
+    } else if (error instanceof Error) n.message = error.message;
+    else n.message = String(error);
+    this.notices = [...this.notices, n];
+    if (kind === 'info') setTimeout(() => this.dismiss(n.id), 6000);
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  updateJob(job: JobView): void {
+    const i = this.jobs.findIndex((j) => j.jobId === job.jobId);
+    if (i >= 0) this.jobs[i] = job;
+    else this.jobs = [...this.jobs, job];
+    if (job.state !== 'running') setTimeout(() => this.removeJob(job.jobId), job.state === 'done' ? 1500 : 0);
+  }
+
+  removeJob(jobId: string): void {
+    this.jobs = this.jobs.filter((j) => j.jobId !== jobId);
+  }
+
+  /** Follow the address bar: #/library, #/reader/12, #/ask ... */
+  readRoute(): void {
+    const [, view, id] = location.hash.match(/^#\/(\w+)(?:\/(\d+))?/) ?? [];
+    const views: View[] = ['library', 'reader', 'ask', 'memory', 'finetune'];
+    this.view = views.includes(view as View) ? (view as View) : 'library';
+    this.docId = id ? Number(id) : this.view === 'reader' ? this.docId : null;
+  }
+
+  go(view: View, docId?: number): void {
+    const hash = docId !== undefined ? `#/${view}/${docId}` : view === 'reader' && this.docId !== null ? `#/reader/${this.docId}` : `#/${view}`;
+    if (location.hash !== hash) location.hash = hash;
+    else this.readRoute();
+  }
+}
+
+export const app = new AppState();
