@@ -236,7 +236,16 @@ export class NeuralMemory {
           momentumNorm: tf.stack(sMom, 1),
         };
       }
-      const o: Out = { retrieved, W, S, Wg, carry, surprise };
+      // tensors handed in with the state must not be shared by the new state (the caller disposes
+      // the old one): clone them (a clone shares the data, no copy)
+      const given = new Set<tf.Tensor>(state ? [...state.weights, ...state.momentum, ...state.gradWeights] : []);
+      const memo = new Map<tf.Tensor, tf.Tensor>();
+      const own = (t: tf.Tensor) => {
+        if (!given.has(t)) return t;
+        if (!memo.has(t)) memo.set(t, tf.clone(t));
+        return memo.get(t)!;
+      };
+      const o: Out = { retrieved, W: W.map(own), S: S.map(own), Wg: Wg.map(own), carry, surprise };
       return o as unknown as tf.TensorContainer; // tidy keeps every tensor inside
     }) as unknown as Out;
 
