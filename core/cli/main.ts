@@ -1,0 +1,135 @@
+// The command line: the same core as the app, in-process.
+//   titans-reader import FILE...   list   show ID [--text]   [--data DIR]
+import path from 'node:path';
+import type { ApiClient } from '../api/client.js';
+import { RemoteError } from '../api/client.js';
+import type { JobProgress } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+import { createInProcessClient } from '../api/in-process.js';
+import { createCore } from '../app.js';
+import { dataDirFromArgs, resolveDataDir } from '../paths.js';
+import { formatBytes, formatDuration, table } from './format.js';
+
+const USAGE = `Usage: titans-reader <command> [options]
+
+Commands:
+  import FILE...     add text or Markdown files to the library
+  list               list the documents in the library
+  show ID [--text]   show a document's details and chapters (and its text)
+  where              print where the library lives
+
+Options:
+  --data DIR         the library's folder (default: $TITANS_READER_DATA, else your user data folder)
+  -h, --help         show this help`;
+
+export async function run(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): Promise<number> {
+  const dataFlag = dataDirFromArgs(argv);
+  const args = argv.filter((a, i) => !(a === '--data' || a.startsWith('--data=') || argv[i - 1] === '--data'));
+  const [command, ...rest] = args;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    out(USAGE);
+    return command ? 0 : 2;
+  }
+  if (!['import', 'list', 'show', 'where'].includes(command)) {
+    err(`Unknown command: ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  const core = createCore({ dataDir: resolveDataDir(dataFlag), transport: 'in-process' });
+  try {
+    const api = createInProcessClient(core.server);
+    switch (command) {
+      case 'import':
+        return await importFiles(api, rest, out, err);
+      case 'list':
+        return await list(api, out);
+      case 'show':
+        return await show(api, rest, out, err);
+      default:
+        out(core.info.databasePath);
+        return 0;
+    }
+  } finally {
+    core.close();
+  }
+}
+
+async function importFiles(api: ApiClient, files: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (files.length === 0) {
+    err('import: name at least one file.');
+    return 2;
+  }
+  const interactive = process.stderr.isTTY;
+  const off = api.on('job.progress', (p: JobProgress) => {
+    if (p.state !== 'running' || !interactive || p.total === 0) return;
+    const pct = ((100 * p.done) / p.total).toFixed(0);
+    const eta = p.etaSeconds === null ? '' : `, ${formatDuration(p.etaSeconds)} left`;
+    process.stderr.write(`\r${p.label}: ${pct}% of ${formatBytes(p.total)}${eta}   `);
+  });
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const { document: d, duplicate } = await api.call('library.importPath', { path: path.resolve(file) });
+      if (interactive) process.stderr.write('\r\x1b[K');
+      out(duplicate ? `${file}: already in the library as #${d.id} "${d.title}"` : `${file}: imported as #${d.id} "${d.title}" (${d.chars.toLocaleString('en')} characters, ${d.chapters} chapter${d.chapters === 1 ? "" : "s"}, ${d.encoding})`);
+    } catch (e) {
+      if (interactive) process.stderr.write('\r\x1b[K');
+      failures++;
+      err(`${file}: ${describeError(e)}`);
+    }
+  }
+  off();
+  return failures === 0 ? 0 : 1;
+}
+
+async function list(api: ApiClient, out: (s: string) => void): Promise<number> {
+  const docs = await api.call('library.list', {});
+  if (docs.length === 0) {
+    out('The library is empty. Add a file with: titans-reader import FILE');
+    return 0;
+  }
+  out(table(['ID', 'Title', 'Author', 'Format', 'Characters', 'Chapters', 'Imported'], docs.map((d) => [String(d.id), d.title, d.author ?? '', d.format, d.chars.toLocaleString('en'), String(d.chapters), d.importedAt.slice(0, 16).replace('T', ' ')])));
+  return 0;
+}
+
+async function show(api: ApiClient, rest: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const id = Number(rest[0]);
+  if (!Number.isInteger(id) || id <= 0) {
+    err('show: give a document ID (see: titans-reader list).');
+    return 2;
+  }
+  try {
+    const d = await api.call('library.get', { id });
+    out(`#${d.id} ${d.title}${d.author ? ` by ${d.author}` : ''}`);
+    out(`File: ${d.fileName} (${formatBytes(d.fileSize)}, ${d.format}, ${d.encoding})`);
+    out(`Text: ${d.chars.toLocaleString('en')} characters, ${d.lines.toLocaleString('en')} lines, imported ${d.importedAt}`);
+    if (d.chapterList.length > 0) {
+      out('Chapters:');
+      for (const c of d.chapterList) out(`  ${'  '.repeat(c.level - 1)}${c.title}  (line ${c.line})`);
+    }
+    if (rest.includes('--text')) {
+      for (let from = 0; from < d.blocks.length; from += 64) {
+        for (const b of await api.call('doc.blocks', { id, from, count: 64 })) process.stdout.write(b.text);
+      }
+    }
+    return 0;
+  } catch (e) {
+    err(describeError(e));
+    return 1;
+  }
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof RemoteError || e instanceof ApiError) return e.hint ? `${e.message} ${e.hint}` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const isMain = process.argv[1] !== undefined && /titans-reader(\.mjs)?$|cli[/\\]main\.(ts|js)$/.test(process.argv[1]);
+if (isMain) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(describeError(e));
+      process.exit(1);
+    },
+  );
+}

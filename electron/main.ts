@@ -1,0 +1,86 @@
+// Electron's main process: a window, the native open dialog, a single instance, the core wired to
+// the renderer. No application logic lives here; it is all in core/.
+import { app, BrowserWindow, dialog, ipcMain, Menu, session } from 'electron';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createCore, type Core } from '../core/app.js';
+import { ApiError } from '../core/api/errors.js';
+import { dataDirFromArgs, resolveDataDir } from '../core/paths.js';
+import { bridgeApi } from './ipc.js';
+import { buildMenu } from './menu.js';
+import { isAllowedRequest, mainWindowOptions } from './window-options.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // dist/electron
+const rendererUrl = pathToFileURL(path.join(here, '..', 'renderer', 'index.html')).href;
+
+app.setName('Titans Reader');
+if (!app.requestSingleInstanceLock()) app.quit();
+
+let core: Core | null = null;
+let window: BrowserWindow | null = null;
+
+/** --data DIR, else $TITANS_READER_DATA, else Electron's userData folder (the same default as the CLI). */
+function dataDir(): string {
+  const explicit = dataDirFromArgs(process.argv);
+  return explicit || process.env.TITANS_READER_DATA ? resolveDataDir(explicit) : app.getPath('userData');
+}
+
+async function openFilesDialog(): Promise<string[]> {
+  const options: Electron.OpenDialogOptions = {
+    title: 'Add to the library',
+    properties: ['openFile', 'multiSelections'],
+    filters: [
+      { name: 'Text and Markdown', extensions: ['txt', 'text', 'md', 'markdown'] },
+      { name: 'All files', extensions: ['*'] },
+    ],
+  };
+  const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+  return result.canceled ? [] : result.filePaths;
+}
+
+async function createWindow(): Promise<void> {
+  core = createCore({ dataDir: dataDir(), transport: 'electron', openFilesDialog });
+  const win = new BrowserWindow(mainWindowOptions(path.join(here, 'preload.cjs')));
+  window = win;
+  const unbridge = bridgeApi(ipcMain, core.server, win, rendererUrl);
+  // Nothing may navigate the window away from the app or open new windows.
+  win.webContents.on('will-navigate', (e, url) => {
+    if (url.split('#')[0] !== rendererUrl) e.preventDefault();
+  });
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  win.once('ready-to-show', () => win.show());
+  win.on('closed', () => {
+    unbridge();
+    window = null;
+  });
+  await win.loadURL(rendererUrl);
+}
+
+app.on('second-instance', () => {
+  if (!window) return;
+  if (window.isMinimized()) window.restore();
+  window.focus();
+});
+
+app.on('web-contents-created', (_e, contents) => {
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+});
+
+app.whenReady().then(async () => {
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  Menu.setApplicationMenu(buildMenu(() => core?.info.dataDir ?? null));
+  try {
+    await createWindow();
+  } catch (e) {
+    dialog.showErrorBox('Titans Reader cannot start', e instanceof ApiError ? `${e.message}\n\n${e.hint ?? ''}` : String(e));
+    app.quit();
+  }
+});
+
+app.on('window-all-closed', () => {
+  core?.close();
+  core = null;
+  app.quit();
+});
+

@@ -1,0 +1,28 @@
+// The main window's settings: the renderer is sandboxed, isolated from the preload's world, and
+// has no Node. Kept apart from main.ts so a test can check them without Electron.
+import type { BrowserWindowConstructorOptions } from 'electron';
+
+export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+  return {
+    width: 1280,
+    height: 860,
+    title: 'Titans Reader',
+    show: false,
+    webPreferences: {
+      preload: preloadPath,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  };
+}
+
+/** Only the app's own files are loaded; the app makes no network requests at all. */
+export function isAllowedRequest(url: string): boolean {
+  return url.startsWith('file:') || url.startsWith('devtools:');
+}
