@@ -14,7 +14,8 @@ import {
 import { flatW64, neuralMemory64 } from '../../../models/reference/memory64.js';
 import { compare, randomInput, randomParams, rng, toTensor, useBackend } from './helpers.js';
 
-const BACKEND = process.env.TITANS_TEST_BACKEND ?? 'cpu';
+// every suite runs on cpu and on wasm (cheap at these sizes); TITANS_TEST_BACKEND picks one
+const BACKENDS = process.env.TITANS_TEST_BACKEND ? [process.env.TITANS_TEST_BACKEND] : ['cpu', 'wasm'];
 
 function titansConfig(over: Partial<NeuralMemoryConfig> = {}): NeuralMemoryConfig {
   return defaultConfig({ dim: 8, heads: 2, dimHead: 4, chunkSize: 3, mode: 'titans', qkRmsNorm: true, postNorm: true, maxLr: 0.5, ...over });
@@ -68,299 +69,301 @@ function stateSensitivity(c: NeuralMemoryConfig, p: Record<string, Float64Array>
   return worst;
 }
 
-describe(`NeuralMemory (tfjs ${BACKEND}) vs float64 reference`, () => {
-  beforeAll(async () => {
-    await useBackend(BACKEND);
-  });
+for (const BACKEND of BACKENDS) {
+  describe(`NeuralMemory (tfjs ${BACKEND}) vs float64 reference`, () => {
+    beforeAll(async () => {
+      await useBackend(BACKEND);
+    });
 
-  const cases: [string, NeuralMemoryConfig, number][] = [
-    ['titans mode, 2 heads, chunk 3, conv + SiLU + l2 + qk RMSNorm + post norm', titansConfig(), 11],
-    ['titans mode, chunk 1 (token-by-token recurrence)', titansConfig({ chunkSize: 1 }), 9],
-    ['titans mode, 1 head, depth 1 (linear memory)', defaultConfig({ dim: 6, chunkSize: 4, mode: 'titans', depth: 1 }), 14],
-    ['titans mode, depth 3, no residual norm', titansConfig({ depth: 3, normResidual: false, expansion: 2, qkRmsNorm: false }), 10],
-    ['reference mode, refresh interval 6, chunk 2', referenceConfig(), 13],
-    ['reference mode, gradients all at W0 (batch_size=None)', referenceConfig({ refreshInterval: null, chunkSize: 3 }), 13],
-  ];
-  for (const [name, c, T] of cases) {
-    it(`${name}: retrieved, state and surprise`, () => {
-      const B = 2;
-      const p = randomParams(c, T * 31);
-      const x = randomInput(B, T, c.dim, T);
-      const ref = neuralMemory64(c, p, x, T);
+    const cases: [string, NeuralMemoryConfig, number][] = [
+      ['titans mode, 2 heads, chunk 3, conv + SiLU + l2 + qk RMSNorm + post norm', titansConfig(), 11],
+      ['titans mode, chunk 1 (token-by-token recurrence)', titansConfig({ chunkSize: 1 }), 9],
+      ['titans mode, 1 head, depth 1 (linear memory)', defaultConfig({ dim: 6, chunkSize: 4, mode: 'titans', depth: 1 }), 14],
+      ['titans mode, depth 3, no residual norm', titansConfig({ depth: 3, normResidual: false, expansion: 2, qkRmsNorm: false }), 10],
+      ['reference mode, refresh interval 6, chunk 2', referenceConfig(), 13],
+      ['reference mode, gradients all at W0 (batch_size=None)', referenceConfig({ refreshInterval: null, chunkSize: 3 }), 13],
+    ];
+    for (const [name, c, T] of cases) {
+      it(`${name}: retrieved, state and surprise`, () => {
+        const B = 2;
+        const p = randomParams(c, T * 31);
+        const x = randomInput(B, T, c.dim, T);
+        const ref = neuralMemory64(c, p, x, T);
+        const mem = new NeuralMemory(c, { init: p });
+        const xt = toTensor(x, T, c.dim);
+        const r = mem.forward(xt, null, { surprise: true });
+        const y = r.retrieved.dataSync();
+        expect(compare(y, ref.retrieved.flatMap((a) => Array.from(a))).rel).toBeLessThan(5e-6);
+        // state: current weights, momentum, gradient weights; per memory g = b*h + head.
+        // The recurrence can amplify float32 rounding: the tolerance is 10x the change that a
+        // float32-sized relative perturbation (6e-8) of the inputs and parameters causes in the
+        // float64 reference (measured, e.g. 2.4e-5 for the chunk-1 case), at least 1e-5, and the
+        // sensitivity itself must stay small for the comparison to mean something.
+        const sens = stateSensitivity(c, p, x, T);
+        expect(sens).toBeLessThan(1e-4);
+        const tol = Math.max(1e-5, 10 * sens);
+        const z = serializeState(r.state);
+        const heads = ref.heads.flat();
+        z.weights.forEach((w, i) => {
+          expect(compare(w, heads.flatMap((hr) => Array.from(flatW64(hr.updates[hr.updates.length - 1]!)[i]!))).rel).toBeLessThan(tol);
+          expect(compare(z.momentum[i]!, heads.flatMap((hr) => Array.from(flatW64(hr.momentum)[i]!))).rel).toBeLessThan(tol);
+          expect(compare(z.gradWeights[i]!, heads.flatMap((hr) => Array.from(flatW64(hr.gradWeights)[i]!))).rel).toBeLessThan(tol);
+        });
+        expect(z.pos).toBe(T);
+        // surprise outputs
+        const s = r.surprise!;
+        const N = Math.floor(T / c.chunkSize);
+        expect(s.start).toBe(0);
+        expect(s.length).toBe(N * c.chunkSize);
+        expect(s.chunks).toBe(N);
+        expect(compare(s.loss, heads.flatMap((hr) => Array.from(hr.loss))).rel).toBeLessThan(tol);
+        expect(compare(s.theta, ref.theta.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
+        expect(compare(s.eta, ref.eta.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
+        expect(compare(s.alpha, ref.alpha.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
+        expect(compare(s.momentumNorm, heads.flatMap((hr) => Array.from(hr.momentumNorm))).rel).toBeLessThan(tol);
+        expect(s.tensorNames).toEqual(memParamNames(c));
+        s.gradNorm.forEach((gn, i) => {
+          expect(compare(gn, heads.flatMap((hr) => Array.from(hr.tokenGradNorms[i]!))).rel).toBeLessThan(tol);
+        });
+        tf.dispose([xt, r.retrieved]);
+        disposeState(r.state);
+        mem.dispose();
+      });
+    }
+
+    it('chunking matters: chunk 3 differs from chunk 1 (the test above can tell them apart)', () => {
+      const T = 9;
+      const c1 = titansConfig({ chunkSize: 1 });
+      const c3 = titansConfig({ chunkSize: 3 });
+      const p = randomParams(c1, 5);
+      const x = randomInput(1, T, 8, 6);
+      const y1 = neuralMemory64(c1, p, x, T).retrieved[0]!;
+      const y3 = neuralMemory64(c3, p, x, T).retrieved[0]!;
+      expect(compare(y1, y3).maxAbs).toBeGreaterThan(1e-3);
+    });
+
+    it('maxChunksPerBatch does not change results (chunks sharing gradient weights are batched)', () => {
+      const c = referenceConfig({ refreshInterval: null, chunkSize: 2 });
+      const p = randomParams(c, 8);
+      const x = toTensor(randomInput(1, 15, 8, 9), 15, 8);
       const mem = new NeuralMemory(c, { init: p });
-      const xt = toTensor(x, T, c.dim);
-      const r = mem.forward(xt, null, { surprise: true });
-      const y = r.retrieved.dataSync();
-      expect(compare(y, ref.retrieved.flatMap((a) => Array.from(a))).rel).toBeLessThan(5e-6);
-      // state: current weights, momentum, gradient weights; per memory g = b*h + head.
-      // The recurrence can amplify float32 rounding: the tolerance is 10x the change that a
-      // float32-sized relative perturbation (6e-8) of the inputs and parameters causes in the
-      // float64 reference (measured, e.g. 2.4e-5 for the chunk-1 case), at least 1e-5, and the
-      // sensitivity itself must stay small for the comparison to mean something.
-      const sens = stateSensitivity(c, p, x, T);
-      expect(sens).toBeLessThan(1e-4);
-      const tol = Math.max(1e-5, 10 * sens);
-      const z = serializeState(r.state);
-      const heads = ref.heads.flat();
-      z.weights.forEach((w, i) => {
-        expect(compare(w, heads.flatMap((hr) => Array.from(flatW64(hr.updates[hr.updates.length - 1]!)[i]!))).rel).toBeLessThan(tol);
-        expect(compare(z.momentum[i]!, heads.flatMap((hr) => Array.from(flatW64(hr.momentum)[i]!))).rel).toBeLessThan(tol);
-        expect(compare(z.gradWeights[i]!, heads.flatMap((hr) => Array.from(flatW64(hr.gradWeights)[i]!))).rel).toBeLessThan(tol);
-      });
-      expect(z.pos).toBe(T);
-      // surprise outputs
-      const s = r.surprise!;
-      const N = Math.floor(T / c.chunkSize);
-      expect(s.start).toBe(0);
-      expect(s.length).toBe(N * c.chunkSize);
-      expect(s.chunks).toBe(N);
-      expect(compare(s.loss, heads.flatMap((hr) => Array.from(hr.loss))).rel).toBeLessThan(tol);
-      expect(compare(s.theta, ref.theta.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
-      expect(compare(s.eta, ref.eta.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
-      expect(compare(s.alpha, ref.alpha.flat().flatMap((a) => Array.from(a))).rel).toBeLessThan(1e-6);
-      expect(compare(s.momentumNorm, heads.flatMap((hr) => Array.from(hr.momentumNorm))).rel).toBeLessThan(tol);
-      expect(s.tensorNames).toEqual(memParamNames(c));
-      s.gradNorm.forEach((gn, i) => {
-        expect(compare(gn, heads.flatMap((hr) => Array.from(hr.tokenGradNorms[i]!))).rel).toBeLessThan(tol);
-      });
-      tf.dispose([xt, r.retrieved]);
-      disposeState(r.state);
+      const a = mem.forward(x, null, { maxChunksPerBatch: 32 });
+      const b = mem.forward(x, null, { maxChunksPerBatch: 2 });
+      expect(compare(a.retrieved.dataSync(), b.retrieved.dataSync()).maxAbs).toBeLessThan(1e-6);
+      tf.dispose([x, a.retrieved, b.retrieved]);
+      disposeState(a.state);
+      disposeState(b.state);
       mem.dispose();
     });
-  }
-
-  it('chunking matters: chunk 3 differs from chunk 1 (the test above can tell them apart)', () => {
-    const T = 9;
-    const c1 = titansConfig({ chunkSize: 1 });
-    const c3 = titansConfig({ chunkSize: 3 });
-    const p = randomParams(c1, 5);
-    const x = randomInput(1, T, 8, 6);
-    const y1 = neuralMemory64(c1, p, x, T).retrieved[0]!;
-    const y3 = neuralMemory64(c3, p, x, T).retrieved[0]!;
-    expect(compare(y1, y3).maxAbs).toBeGreaterThan(1e-3);
   });
 
-  it('maxChunksPerBatch does not change results (chunks sharing gradient weights are batched)', () => {
-    const c = referenceConfig({ refreshInterval: null, chunkSize: 2 });
-    const p = randomParams(c, 8);
-    const x = toTensor(randomInput(1, 15, 8, 9), 15, 8);
-    const mem = new NeuralMemory(c, { init: p });
-    const a = mem.forward(x, null, { maxChunksPerBatch: 32 });
-    const b = mem.forward(x, null, { maxChunksPerBatch: 2 });
-    expect(compare(a.retrieved.dataSync(), b.retrieved.dataSync()).maxAbs).toBeLessThan(1e-6);
-    tf.dispose([x, a.retrieved, b.retrieved]);
-    disposeState(a.state);
-    disposeState(b.state);
-    mem.dispose();
-  });
-});
+  describe(`state carry across calls (tfjs ${BACKEND})`, () => {
+    beforeAll(async () => {
+      await useBackend(BACKEND);
+    });
+    const splits: number[][] = [
+      [23],
+      [1, 22],
+      [3, 20],
+      [4, 19],
+      [5, 18],
+      [9, 14],
+      [22, 1],
+      [5, 1, 17],
+      [1, 1, 1, 1, 1, 1, 1, 16],
+      [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3],
+    ];
+    for (const [label, c] of [
+      ['titans mode chunk 4', titansConfig({ chunkSize: 4 })],
+      ['reference mode chunk 2, refresh 6', referenceConfig()],
+      ['reference mode chunk 2, all gradients at W0', referenceConfig({ refreshInterval: null })],
+    ] as const) {
+      it(`${label}: reading in several calls equals one call, also through serialize/deserialize`, () => {
+        const T = 23;
+        const p = randomParams(c, 77);
+        const x = toTensor(randomInput(2, T, 8, 78), T, 8);
+        const mem = new NeuralMemory(c, { init: p });
+        const one = runCalls(mem, x, [T]);
+        const zOne = serializeState(one.state);
+        let exact = 0;
+        for (const [i, lengths] of splits.entries()) {
+          const many = runCalls(mem, x, lengths, { serialize: i % 2 === 1 });
+          const e = compare(many.y, one.y).maxAbs;
+          expect(e).toBeLessThan(1e-6);
+          if (e === 0) exact++;
+          const z = serializeState(many.state);
+          expect(z.pos).toBe(zOne.pos);
+          z.weights.forEach((w, k) => expect(compare(w, zOne.weights[k]!).maxAbs).toBeLessThan(1e-6));
+          z.momentum.forEach((w, k) => expect(compare(w, zOne.momentum[k]!).maxAbs).toBeLessThan(1e-6));
+          z.gradWeights.forEach((w, k) => expect(compare(w, zOne.gradWeights[k]!).maxAbs).toBeLessThan(1e-6));
+          expect(z.carry?.shape).toEqual(zOne.carry?.shape);
+          disposeState(many.state);
+        }
+        // float32 ops are row-independent here, so the split calls are bit-identical in practice
+        expect(exact).toBe(splits.length);
+        disposeState(one.state);
+        x.dispose();
+        mem.dispose();
+      });
+    }
 
-describe(`state carry across calls (tfjs ${BACKEND})`, () => {
-  beforeAll(async () => {
-    await useBackend(BACKEND);
-  });
-  const splits: number[][] = [
-    [23],
-    [1, 22],
-    [3, 20],
-    [4, 19],
-    [5, 18],
-    [9, 14],
-    [22, 1],
-    [5, 1, 17],
-    [1, 1, 1, 1, 1, 1, 1, 16],
-    [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3],
-  ];
-  for (const [label, c] of [
-    ['titans mode chunk 4', titansConfig({ chunkSize: 4 })],
-    ['reference mode chunk 2, refresh 6', referenceConfig()],
-    ['reference mode chunk 2, all gradients at W0', referenceConfig({ refreshInterval: null })],
-  ] as const) {
-    it(`${label}: reading in several calls equals one call, also through serialize/deserialize`, () => {
-      const T = 23;
-      const p = randomParams(c, 77);
-      const x = toTensor(randomInput(2, T, 8, 78), T, 8);
+    it('continuing from a state equals the float64 reference of the whole sequence', () => {
+      const c = titansConfig({ chunkSize: 4 });
+      const p = randomParams(c, 12);
+      const xr = randomInput(1, 19, 8, 13);
+      const ref = neuralMemory64(c, p, xr, 19).retrieved[0]!;
       const mem = new NeuralMemory(c, { init: p });
-      const one = runCalls(mem, x, [T]);
-      const zOne = serializeState(one.state);
-      let exact = 0;
-      for (const [i, lengths] of splits.entries()) {
-        const many = runCalls(mem, x, lengths, { serialize: i % 2 === 1 });
-        const e = compare(many.y, one.y).maxAbs;
-        expect(e).toBeLessThan(1e-6);
-        if (e === 0) exact++;
-        const z = serializeState(many.state);
-        expect(z.pos).toBe(zOne.pos);
-        z.weights.forEach((w, k) => expect(compare(w, zOne.weights[k]!).maxAbs).toBeLessThan(1e-6));
-        z.momentum.forEach((w, k) => expect(compare(w, zOne.momentum[k]!).maxAbs).toBeLessThan(1e-6));
-        z.gradWeights.forEach((w, k) => expect(compare(w, zOne.gradWeights[k]!).maxAbs).toBeLessThan(1e-6));
-        expect(z.carry?.shape).toEqual(zOne.carry?.shape);
-        disposeState(many.state);
-      }
-      // float32 ops are row-independent here, so the split calls are bit-identical in practice
-      expect(exact).toBe(splits.length);
-      disposeState(one.state);
+      const x = toTensor(xr, 19, 8);
+      const r = runCalls(mem, x, [6, 7, 6], { serialize: true });
+      expect(compare(r.y, ref).rel).toBeLessThan(5e-6);
+      disposeState(r.state);
       x.dispose();
       mem.dispose();
     });
-  }
-
-  it('continuing from a state equals the float64 reference of the whole sequence', () => {
-    const c = titansConfig({ chunkSize: 4 });
-    const p = randomParams(c, 12);
-    const xr = randomInput(1, 19, 8, 13);
-    const ref = neuralMemory64(c, p, xr, 19).retrieved[0]!;
-    const mem = new NeuralMemory(c, { init: p });
-    const x = toTensor(xr, 19, 8);
-    const r = runCalls(mem, x, [6, 7, 6], { serialize: true });
-    expect(compare(r.y, ref).rel).toBeLessThan(5e-6);
-    disposeState(r.state);
-    x.dispose();
-    mem.dispose();
   });
-});
 
-describe(`causality (tfjs ${BACKEND})`, () => {
-  beforeAll(async () => {
-    await useBackend(BACKEND);
-  });
-  for (const [label, c] of [
-    ['titans mode chunk 4', titansConfig({ chunkSize: 4 })],
-    ['reference mode chunk 2 refresh 6', referenceConfig()],
-  ] as const) {
-    it(`${label}: changing token j changes no retrieved output before j`, () => {
-      const T = 16;
-      const d = 8;
-      const p = randomParams(c, 21);
-      const base = randomInput(1, T, d, 22)[0]!;
-      const mem = new NeuralMemory(c, { init: p });
-      const run = (xa: Float64Array) => {
-        const x = toTensor([xa], T, d);
-        const r = mem.forward(x);
-        const y = (r.retrieved.dataSync() as Float32Array).slice();
-        tf.dispose([x, r.retrieved]);
-        disposeState(r.state);
-        return y;
-      };
-      const y0 = run(base);
-      const r = rng(23);
-      for (const j of [0, 2, 3, 4, 7, 8, 11, 15]) {
-        const xa = base.slice();
-        for (let k = 0; k < d; k++) xa[j * d + k]! += 1 + r.normal();
-        const y1 = run(xa);
-        for (let t = 0; t < T; t++) {
-          const diff = compare(y1.slice(t * d, (t + 1) * d), y0.slice(t * d, (t + 1) * d)).maxAbs;
-          if (t < j) expect(diff, `token ${t} changed when token ${j} did`).toBe(0);
-          if (t === j) expect(diff, `token ${j} did not see its own change`).toBeGreaterThan(1e-4);
-        }
-      }
-      mem.dispose();
+  describe(`causality (tfjs ${BACKEND})`, () => {
+    beforeAll(async () => {
+      await useBackend(BACKEND);
     });
-  }
-});
-
-describe(`outer gradients through the inner update (tfjs ${BACKEND})`, () => {
-  beforeAll(async () => {
-    await useBackend(BACKEND);
-  });
-  for (const [label, c, T] of [
-    ['titans mode (conv, SiLU, l2, qk RMSNorm, post norm, 2 heads)', titansConfig({ chunkSize: 3 }), 10],
-    ['titans mode depth 1', defaultConfig({ dim: 6, chunkSize: 2, mode: 'titans', depth: 1, maxLr: 0.5 }), 7],
-    ['reference mode, refresh 6', referenceConfig(), 11],
-  ] as const) {
-    it(`${label}: tf.grads match central finite differences of the float64 reference`, () => {
-      const B = 1;
-      const p = randomParams(c, 41);
-      const x = randomInput(B, T, c.dim, 42);
-      const r = rng(43);
-      const probe = Float64Array.from({ length: B * T * c.dim }, () => r.normal());
-      const mem = new NeuralMemory(c, { init: p });
-      const names = Object.keys(paramShapes(c));
-      const xt = toTensor(x, T, c.dim);
-      const pt = tf.tensor(Float32Array.from(probe), [B, T, c.dim]);
-      const gradFn = tf.grads((...ts: tf.Tensor[]) => {
-        const params = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
-        const out = mem.forward(xt, null, { params });
-        return tf.sum(tf.mul(out.retrieved, pt));
-      });
-      const before = tf.memory().numTensors;
-      const gs = gradFn(names.map((n) => mem.params[n]!));
-      const gd = gs.map((g) => (g.dataSync() as Float32Array).slice());
-      tf.dispose(gs);
-      expect(tf.memory().numTensors).toBe(before);
-      const obj = () => {
-        const y = neuralMemory64(c, p, x, T).retrieved;
-        let s = 0;
-        y.forEach((yb, b) => yb.forEach((v, i) => (s += v * probe[b * T * c.dim + i]!)));
-        return s;
-      };
-      let worst = 0;
-      let worstName = '';
-      let checked = 0;
-      names.forEach((n, ni) => {
-        const t = p[n]!;
-        const scale = Math.max(...Array.from(gd[ni]!, Math.abs));
-        const idx = t.length <= 8 ? [...t.keys()] : Array.from({ length: 8 }, () => Math.floor(r.uniform() * t.length));
-        for (const i of idx) {
-          const h = 1e-6;
-          const old = t[i]!;
-          t[i] = old + h;
-          const fp = obj();
-          t[i] = old - h;
-          const fm = obj();
-          t[i] = old;
-          const fd = (fp - fm) / (2 * h);
-          // error relative to the entry, or to a tenth of the largest gradient of the tensor for tiny entries
-          const err = Math.abs(fd - gd[ni]![i]!) / Math.max(Math.abs(fd), 0.1 * scale, 1e-4);
-          if (err > worst) {
-            worst = err;
-            worstName = `${n}[${i}] fd ${fd} tf ${gd[ni]![i]}`;
+    for (const [label, c] of [
+      ['titans mode chunk 4', titansConfig({ chunkSize: 4 })],
+      ['reference mode chunk 2 refresh 6', referenceConfig()],
+    ] as const) {
+      it(`${label}: changing token j changes no retrieved output before j`, () => {
+        const T = 16;
+        const d = 8;
+        const p = randomParams(c, 21);
+        const base = randomInput(1, T, d, 22)[0]!;
+        const mem = new NeuralMemory(c, { init: p });
+        const run = (xa: Float64Array) => {
+          const x = toTensor([xa], T, d);
+          const r = mem.forward(x);
+          const y = (r.retrieved.dataSync() as Float32Array).slice();
+          tf.dispose([x, r.retrieved]);
+          disposeState(r.state);
+          return y;
+        };
+        const y0 = run(base);
+        const r = rng(23);
+        for (const j of [0, 2, 3, 4, 7, 8, 11, 15]) {
+          const xa = base.slice();
+          for (let k = 0; k < d; k++) xa[j * d + k]! += 1 + r.normal();
+          const y1 = run(xa);
+          for (let t = 0; t < T; t++) {
+            const diff = compare(y1.slice(t * d, (t + 1) * d), y0.slice(t * d, (t + 1) * d)).maxAbs;
+            if (t < j) expect(diff, `token ${t} changed when token ${j} did`).toBe(0);
+            if (t === j) expect(diff, `token ${j} did not see its own change`).toBeGreaterThan(1e-4);
           }
-          checked++;
         }
+        mem.dispose();
       });
-      expect(checked).toBeGreaterThan(50);
-      // float32 through several chunks of the recurrence: measured worst 3e-5 on cpu and 1e-4 on
-      // wasm (etaW, an entry 13x smaller than the tensor's largest gradient); a wrong gradient
-      // path gives O(1) errors.
-      expect(worst, worstName).toBeLessThan(2e-4);
-      tf.dispose([xt, pt]);
-      mem.dispose();
-    });
-  }
-});
+    }
+  });
 
-describe(`tensor leaks (tfjs ${BACKEND})`, () => {
-  let mem: NeuralMemory;
-  beforeAll(async () => {
-    await useBackend(BACKEND);
-    mem = new NeuralMemory(titansConfig({ chunkSize: 4 }), { seed: 3 });
+  describe(`outer gradients through the inner update (tfjs ${BACKEND})`, () => {
+    beforeAll(async () => {
+      await useBackend(BACKEND);
+    });
+    for (const [label, c, T] of [
+      ['titans mode (conv, SiLU, l2, qk RMSNorm, post norm, 2 heads)', titansConfig({ chunkSize: 3 }), 10],
+      ['titans mode depth 1', defaultConfig({ dim: 6, chunkSize: 2, mode: 'titans', depth: 1, maxLr: 0.5 }), 7],
+      ['reference mode, refresh 6', referenceConfig(), 11],
+    ] as const) {
+      it(`${label}: tf.grads match central finite differences of the float64 reference`, () => {
+        const B = 1;
+        const p = randomParams(c, 41);
+        const x = randomInput(B, T, c.dim, 42);
+        const r = rng(43);
+        const probe = Float64Array.from({ length: B * T * c.dim }, () => r.normal());
+        const mem = new NeuralMemory(c, { init: p });
+        const names = Object.keys(paramShapes(c));
+        const xt = toTensor(x, T, c.dim);
+        const pt = tf.tensor(Float32Array.from(probe), [B, T, c.dim]);
+        const gradFn = tf.grads((...ts: tf.Tensor[]) => {
+          const params = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+          const out = mem.forward(xt, null, { params });
+          return tf.sum(tf.mul(out.retrieved, pt));
+        });
+        const before = tf.memory().numTensors;
+        const gs = gradFn(names.map((n) => mem.params[n]!));
+        const gd = gs.map((g) => (g.dataSync() as Float32Array).slice());
+        tf.dispose(gs);
+        expect(tf.memory().numTensors).toBe(before);
+        const obj = () => {
+          const y = neuralMemory64(c, p, x, T).retrieved;
+          let s = 0;
+          y.forEach((yb, b) => yb.forEach((v, i) => (s += v * probe[b * T * c.dim + i]!)));
+          return s;
+        };
+        let worst = 0;
+        let worstName = '';
+        let checked = 0;
+        names.forEach((n, ni) => {
+          const t = p[n]!;
+          const scale = Math.max(...Array.from(gd[ni]!, Math.abs));
+          const idx = t.length <= 8 ? [...t.keys()] : Array.from({ length: 8 }, () => Math.floor(r.uniform() * t.length));
+          for (const i of idx) {
+            const h = 1e-6;
+            const old = t[i]!;
+            t[i] = old + h;
+            const fp = obj();
+            t[i] = old - h;
+            const fm = obj();
+            t[i] = old;
+            const fd = (fp - fm) / (2 * h);
+            // error relative to the entry, or to a tenth of the largest gradient of the tensor for tiny entries
+            const err = Math.abs(fd - gd[ni]![i]!) / Math.max(Math.abs(fd), 0.1 * scale, 1e-4);
+            if (err > worst) {
+              worst = err;
+              worstName = `${n}[${i}] fd ${fd} tf ${gd[ni]![i]}`;
+            }
+            checked++;
+          }
+        });
+        expect(checked).toBeGreaterThan(50);
+        // float32 through several chunks of the recurrence: measured worst 3e-5 on cpu and 1e-4 on
+        // wasm (etaW, an entry 13x smaller than the tensor's largest gradient); a wrong gradient
+        // path gives O(1) errors.
+        expect(worst, worstName).toBeLessThan(2e-4);
+        tf.dispose([xt, pt]);
+        mem.dispose();
+      });
+    }
   });
-  afterAll(() => mem.dispose());
-  it('tf.memory().numTensors is stable across repeated update calls', () => {
-    const x = toTensor(randomInput(1, 10, 8, 1), 10, 8);
-    let state: MemoryState | null = null;
-    const counts: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const r = mem.forward(x, state, { surprise: i % 2 === 0 });
+
+  describe(`tensor leaks (tfjs ${BACKEND})`, () => {
+    let mem: NeuralMemory;
+    beforeAll(async () => {
+      await useBackend(BACKEND);
+      mem = new NeuralMemory(titansConfig({ chunkSize: 4 }), { seed: 3 });
+    });
+    afterAll(() => mem.dispose());
+    it('tf.memory().numTensors is stable across repeated update calls', () => {
+      const x = toTensor(randomInput(1, 10, 8, 1), 10, 8);
+      let state: MemoryState | null = null;
+      const counts: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = mem.forward(x, state, { surprise: i % 2 === 0 });
+        disposeState(state);
+        state = r.state;
+        r.retrieved.dispose();
+        counts.push(tf.memory().numTensors);
+      }
+      expect(new Set(counts.slice(1)).size).toBe(1);
       disposeState(state);
-      state = r.state;
-      r.retrieved.dispose();
-      counts.push(tf.memory().numTensors);
-    }
-    expect(new Set(counts.slice(1)).size).toBe(1);
-    disposeState(state);
-    x.dispose();
+      x.dispose();
+    });
+    it('gradient computation leaks nothing', () => {
+      const x = toTensor(randomInput(1, 8, 8, 2), 8, 8);
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { value, grads } = tf.variableGrads(() => tf.sum(mem.forward(x).retrieved) as tf.Scalar);
+        tf.dispose([value, ...Object.values(grads)]);
+        counts.push(tf.memory().numTensors);
+      }
+      expect(new Set(counts).size).toBe(1);
+      x.dispose();
+    });
   });
-  it('gradient computation leaks nothing', () => {
-    const x = toTensor(randomInput(1, 8, 8, 2), 8, 8);
-    const counts: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const { value, grads } = tf.variableGrads(() => tf.sum(mem.forward(x).retrieved) as tf.Scalar);
-      tf.dispose([value, ...Object.values(grads)]);
-      counts.push(tf.memory().numTensors);
-    }
-    expect(new Set(counts).size).toBe(1);
-    x.dispose();
-  });
-});
+}
