@@ -62,7 +62,8 @@ async function tryBackend(name: BackendName): Promise<{ tfName: string; threads:
       patchMatMulGradient();
       // tfjs disables wasm threads in Node (STACK.md); in a browser with cross-origin isolation
       // the threaded build may be used.
-      const threaded = typeof window !== 'undefined' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+      const g = globalThis as { window?: unknown; crossOriginIsolated?: boolean };
+      const threaded = g.window !== undefined && g.crossOriginIsolated === true;
       return { tfName: 'wasm', threads: threaded ? Math.max(1, availableParallelism()) : 1, gpu: false };
     }
     case 'cpu': {
