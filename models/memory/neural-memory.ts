@@ -93,6 +93,7 @@ export class NeuralMemory {
   initialWeights(batch: number, params: Params = this.params): FastWeights {
     return memParamNames(this.config).map((name) => {
       const w0 = params[name]!; // [h, ...]
+      if (batch === 1) return tf.clone(w0);
       const reps = [batch, ...w0.shape.map(() => 1)];
       return tf.reshape(tf.tile(tf.expandDims(w0, 0), reps), [batch * this.config.heads, ...w0.shape.slice(1)]);
     });

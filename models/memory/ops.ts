@@ -3,21 +3,37 @@
 
 import * as tf from '@tensorflow/tfjs';
 
+let splitBatchOnWasm = true;
+
+/** whether mm() runs rank-3 products on wasm as separate 2-D products (default true; for benchmarks) */
+export function setWasmBatchSplit(on: boolean): void {
+  splitBatchOnWasm = on;
+}
+
 /**
  * Batched matMul that materialises transposes first on wasm, where transposed products are
  * 5-20x slower than plain ones (STACK.md). Batch dims of a and b must be equal (no broadcast).
  */
 export function mm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if ((transposeA || transposeB) && tf.getBackend() === 'wasm') {
-    const t = (x: tf.Tensor) => {
-      const perm = x.shape.map((_, i) => i);
-      const r = perm.length;
-      [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
-      return tf.transpose(x, perm);
-    };
-    return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
+  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
+  const t = (x: tf.Tensor) => {
+    const perm = x.shape.map((_, i) => i);
+    const r = perm.length;
+    [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+    return tf.transpose(x, perm);
+  };
+  const A = transposeA ? t(a) : a;
+  const B = transposeB ? t(b) : b;
+  // wasm's batched matMul is ~10x slower than its 2-D product (measured 0.8 vs 15 GFLOP/s at
+  // [4,17,64]x[4,64,256]): run a rank-3 product as separate 2-D products (gradients flow through
+  // unstack/stack)
+  if (splitBatchOnWasm && A.rank === 3 && A.shape[0]! > 1 && A.shape[0]! <= 64) {
+    const item = (x: tf.Tensor, i: number) => tf.reshape(tf.slice(x, [i, 0, 0], [1, x.shape[1]!, x.shape[2]!]), x.shape.slice(1));
+    const outs: tf.Tensor[] = [];
+    for (let i = 0; i < A.shape[0]!; i++) outs.push(tf.matMul(item(A, i), item(B, i)));
+    return tf.stack(outs);
   }
-  return tf.matMul(a, b, transposeA, transposeB);
+  return tf.matMul(A, B);
 }
 
 /** x [..., din] @ W [din, dout] (+ bias [dout]) -> [..., dout], flattening leading dims so that
