@@ -150,14 +150,25 @@ export class NeuralMemory {
       let S: FastWeights = state ? state.momentum : W.map((w) => tf.zerosLike(w));
       let Wg: FastWeights = state ? state.gradWeights : W;
 
+      // tensors handed in with the state: never disposed here, never shared with the new state
+      const given = new Set<tf.Tensor>(state ? [...state.weights, ...state.momentum, ...state.gradWeights] : []);
+      // free fast weights that are no longer needed (long calls would otherwise keep W_n, S_n of
+      // every chunk alive until the end of the call; tensors the gradient tape needs are kept by
+      // the tape itself, so this is safe under tf.grads too)
+      const release = (ts: tf.Tensor[]) => {
+        const live = new Set<tf.Tensor>([...W, ...S, ...Wg]);
+        for (const t of ts) if (!given.has(t) && !live.has(t) && !t.isDisposed) t.dispose();
+      };
+
       // retrieval: token p reads W_{floor((p+1)/b)} (TITANS.md causal rule)
       const pieces: tf.Tensor[] = [];
-      const retrieve = (j: number) => {
+      const retrieve = (j: number, Wj: FastWeights): tf.Tensor | null => {
         const lo = Math.max(p0, j * b - 1);
         const hi = Math.min(p1, (j + 1) * b - 1);
-        if (hi > lo) pieces.push(memForward(c, W, tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh])).P);
+        return hi > lo ? memForward(c, Wj, tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh])).P : null;
       };
-      retrieve(n0);
+      const first = tf.tidy(() => retrieve(n0, W) ?? tf.zeros([G, 0, dh]));
+      if (first.shape[1]! > 0) pieces.push(first);
 
       const sLoss: tf.Tensor[] = [];
       const sNorms: tf.Tensor[][] = [];
@@ -167,13 +178,14 @@ export class NeuralMemory {
       let alpha: tf.Tensor | null = null;
       if (nStore > 0) {
         // keys and values of the tokens to store [s0, n1 b)                [G, nStore, dh]
-        const Kall = project(c, p, xs, 'k');
-        const Vall = project(c, p, xs, 'v');
-        const K = tf.slice(Kall, [0, s0 - cs, 0], [G, nStore, dh]);
-        const V = tf.slice(Vall, [0, s0 - cs, 0], [G, nStore, dh]);
+        const K = tf.slice(project(c, p, xs, 'k'), [0, s0 - cs, 0], [G, nStore, dh]);
+        const V = tf.slice(project(c, p, xs, 'v'), [0, s0 - cs, 0], [G, nStore, dh]);
         const xChunks = rows(xs, s0, nStore); //                           [B, nStore, d]
-        theta = thetaGate(c, p, xChunks); // theta_t                     [G, nStore]
-        ({ eta, alpha } = chunkGates(c, p, xChunks)); // eta_n, alpha_n  [G, n1-n0]
+        const th = thetaGate(c, p, xChunks); // theta_t                  [G, nStore]
+        const gates = chunkGates(c, p, xChunks); // eta_n, alpha_n        [G, n1-n0]
+        theta = th;
+        eta = gates.eta;
+        alpha = gates.alpha;
 
         let n = n0;
         while (n < n1) {
@@ -183,31 +195,51 @@ export class NeuralMemory {
           end = Math.min(end, n + maxM);
           const m = end - n;
           const off = (n - n0) * b;
-          const cg = memChunkGrads(
-            c,
-            Wg,
-            tf.slice(K, [0, off, 0], [G, m * b, dh]),
-            tf.slice(V, [0, off, 0], [G, m * b, dh]),
-            tf.slice(theta, [0, off], [G, m * b]),
-            m,
-            b,
-            withSurprise,
-          );
+          const WgNow = Wg;
+          const cg = tf.tidy(() => {
+            const r = memChunkGrads(
+              c,
+              WgNow,
+              tf.slice(K, [0, off, 0], [G, m * b, dh]),
+              tf.slice(V, [0, off, 0], [G, m * b, dh]),
+              tf.slice(th, [0, off], [G, m * b]),
+              m,
+              b,
+              withSurprise,
+            );
+            return r as unknown as tf.TensorContainer;
+          }) as unknown as ReturnType<typeof memChunkGrads>;
           if (withSurprise) {
             sLoss.push(cg.loss);
             sNorms.push(cg.tokenGradNorms!);
+          } else {
+            cg.loss.dispose();
           }
           for (let j = 0; j < m; j++) {
-            const g = cg.grads.map((t) => chunkSlice(t, j)); // g_n       [G, ...]
             const col = n - n0;
-            const e = tf.reshape(tf.slice(eta, [0, col], [G, 1]), [G]);
-            const a = tf.reshape(tf.slice(alpha, [0, col], [G, 1]), [G]);
-            ({ S, W } = momentumStep(S, W, g, e, a)); // Eq. 13-14
-            if (withSurprise) sMom.push(momentumNorm(S));
+            const prev = [...W, ...S, ...Wg];
+            const Wp = W;
+            const Sp = S;
+            const step = tf.tidy(() => {
+              const g = cg.grads.map((t) => chunkSlice(t, j)); // g_n       [G, ...]
+              const e = tf.reshape(tf.slice(gates.eta, [0, col], [G, 1]), [G]);
+              const a = tf.reshape(tf.slice(gates.alpha, [0, col], [G, 1]), [G]);
+              const r = momentumStep(Sp, Wp, g, e, a); // Eq. 13-14
+              const piece = retrieve(col + n0 + 1, r.W) ?? tf.zeros([G, 0, dh]);
+              const mn = withSurprise ? momentumNorm(r.S) : tf.zeros([0]);
+              return { W: r.W, S: r.S, piece, mn } as unknown as tf.TensorContainer;
+            }) as unknown as { W: FastWeights; S: FastWeights; piece: tf.Tensor; mn: tf.Tensor };
+            W = step.W;
+            S = step.S;
+            if (step.piece.shape[1]! > 0) pieces.push(step.piece);
+            else step.piece.dispose();
+            if (withSurprise) sMom.push(step.mn);
+            else step.mn.dispose();
             n += 1;
-            retrieve(n);
             if (R !== null && (n * b) % R === 0) Wg = W; // refresh the gradient weights
+            release(prev);
           }
+          tf.dispose(cg.grads);
         }
       }
 
@@ -239,7 +271,6 @@ export class NeuralMemory {
       }
       // tensors handed in with the state must not be shared by the new state (the caller disposes
       // the old one): clone them (a clone shares the data, no copy)
-      const given = new Set<tf.Tensor>(state ? [...state.weights, ...state.momentum, ...state.gradWeights] : []);
       const memo = new Map<tf.Tensor, tf.Tensor>();
       const own = (t: tf.Tensor) => {
         if (!given.has(t)) return t;

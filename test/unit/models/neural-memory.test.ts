@@ -207,6 +207,41 @@ for (const BACKEND of BACKENDS) {
       });
     }
 
+    it('surprise reports of split calls tile the one-call report by absolute position', () => {
+      const c = titansConfig({ chunkSize: 4 });
+      const T = 23;
+      const mem = new NeuralMemory(c, { init: randomParams(c, 61) });
+      const x = toTensor(randomInput(1, T, 8, 62), T, 8);
+      const one = mem.forward(x, null, { surprise: true });
+      let state: MemoryState | null = null;
+      let pos = 0;
+      const G = c.heads;
+      for (const len of [3, 6, 1, 13]) {
+        const part = tf.slice(x, [0, pos, 0], [1, len, 8]);
+        const r = mem.forward(part, state, { surprise: true });
+        const s = r.surprise!;
+        expect(s.start).toBe(Math.floor(pos / 4) * 4);
+        expect(s.firstChunk).toBe(Math.floor(pos / 4));
+        expect(s.length).toBe((Math.floor((pos + len) / 4) - Math.floor(pos / 4)) * 4);
+        for (let g = 0; g < G; g++) {
+          const sub = (a: Float32Array, n: number, from: number, cnt: number) => a.slice(g * n + from, g * n + from + cnt);
+          const L1 = one.surprise!.length;
+          expect(compare(sub(s.loss, s.length, 0, s.length), sub(one.surprise!.loss, L1, s.start, s.length)).maxAbs).toBeLessThan(1e-6);
+          expect(compare(sub(s.gradNorm[1]!, s.length, 0, s.length), sub(one.surprise!.gradNorm[1]!, L1, s.start, s.length)).maxAbs).toBeLessThan(1e-6);
+          const C1 = one.surprise!.chunks;
+          expect(compare(sub(s.momentumNorm, s.chunks, 0, s.chunks), sub(one.surprise!.momentumNorm, C1, s.firstChunk, s.chunks)).maxAbs).toBeLessThan(1e-6);
+        }
+        tf.dispose([part, r.retrieved]);
+        disposeState(state);
+        state = r.state;
+        pos += len;
+      }
+      disposeState(state);
+      disposeState(one.state);
+      tf.dispose([x, one.retrieved]);
+      mem.dispose();
+    });
+
     it('continuing from a state equals the float64 reference of the whole sequence', () => {
       const c = titansConfig({ chunkSize: 4 });
       const p = randomParams(c, 12);
@@ -330,6 +365,43 @@ for (const BACKEND of BACKENDS) {
         mem.dispose();
       });
     }
+  });
+
+  describe(`gradients across calls (tfjs ${BACKEND})`, () => {
+    beforeAll(async () => {
+      await useBackend(BACKEND);
+    });
+    it('outer gradients through a state carried across calls equal those of one call', () => {
+      const c = titansConfig({ chunkSize: 4 });
+      const T = 14;
+      const p = randomParams(c, 51);
+      const mem = new NeuralMemory(c, { init: p });
+      const x = toTensor(randomInput(1, T, 8, 52), T, 8);
+      const probe = tf.randomNormal([1, T, 8], 0, 1, 'float32', 53);
+      const grads = (splits: number[]) => {
+        const { grads: g } = tf.variableGrads(() => {
+          let state: MemoryState | null = null;
+          const ys: tf.Tensor[] = [];
+          let pos = 0;
+          for (const len of splits) {
+            const r = mem.forward(tf.slice(x, [0, pos, 0], [1, len, 8]), state);
+            state = r.state;
+            ys.push(r.retrieved);
+            pos += len;
+          }
+          return tf.sum(tf.mul(tf.concat(ys, 1), probe)) as tf.Scalar;
+        });
+        const out = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, (v.dataSync() as Float32Array).slice()]));
+        tf.dispose(Object.values(g));
+        return out;
+      };
+      const one = grads([T]);
+      const three = grads([5, 2, 7]);
+      expect(Object.keys(three).sort()).toEqual(Object.keys(one).sort());
+      for (const k of Object.keys(one)) expect(compare(three[k]!, one[k]!).rel, k).toBeLessThan(1e-5);
+      tf.dispose([x, probe]);
+      mem.dispose();
+    });
   });
 
   describe(`tensor leaks (tfjs ${BACKEND})`, () => {
