@@ -63,6 +63,8 @@ export interface ChunkGrads {
   /** per fast-weight tensor, per token ||grad_W l_t|| (own, unweighted loss) [G, m*b]; only
    *  when requested (rank-1 structure: ||x (x) dz|| = ||x|| ||dz||) */
   tokenGradNorms: tf.Tensor[] | null;
+  /** M_W(extra) when extra rows were given (retrieval at the same weights, one forward for both) */
+  extraP: tf.Tensor | null;
 }
 
 /**
@@ -79,12 +81,26 @@ export function memChunkGrads(
   m: number,
   b: number,
   withNorms = false,
+  extra: tf.Tensor | null = null,
 ): ChunkGrads {
   const { gamma, layers } = splitWeights(c, w);
   const dims = memLayerDims(c);
   const G = K.shape[0]!;
   const dh = c.dimHead;
-  const f = memForward(c, w, K);
+  const n = m * b;
+  let f: MemForward;
+  let extraP: tf.Tensor | null = null;
+  if (extra && extra.shape[1]! > 0) {
+    // one forward pass for the keys and the extra (query) rows; every op is row-wise, so the
+    // keys' rows are exactly those of a separate pass
+    const e = extra.shape[1]!;
+    const fa = memForward(c, w, tf.concat([K, extra], 1));
+    const rows = (t: tf.Tensor) => tf.slice(t, [0, 0, 0], [G, n, t.shape[2]!]);
+    extraP = tf.slice(fa.P, [0, n, 0], [G, e, dh]);
+    f = { xs: [K, ...fa.xs.slice(1).map(rows)], zs: fa.zs.map(rows), Nn: fa.Nn && rows(fa.Nn), s: fa.s && rows(fa.s), P: rows(fa.P) };
+  } else {
+    f = memForward(c, w, K);
+  }
   const diff = tf.sub(f.P, V); //                                   [G,mb,dh]
   const loss = tf.mean(tf.square(diff), -1); // l_t (Eq. 12)         [G,mb]
   const Gu = tf.mul(diff, 2 / dh); // dl_t/dP unweighted: G = (2/dh) theta (P - V) with theta factored out
@@ -126,7 +142,7 @@ export function memChunkGrads(
   }
   grads.push(...layerGrads);
   norms.push(...layerNorms);
-  return { grads, loss, tokenGradNorms: withNorms ? norms : null };
+  return { grads, loss, tokenGradNorms: withNorms ? norms : null, extraP };
 }
 
 /** one chunk's tensor j out of [G, m, ...] -> [G, ...] */

@@ -167,8 +167,22 @@ export class NeuralMemory {
         const hi = Math.min(p1, (j + 1) * b - 1);
         return hi > lo ? memForward(c, Wj, tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh])).P : null;
       };
-      const first = tf.tidy(() => retrieve(n0, W) ?? tf.zeros([G, 0, dh]));
-      if (first.shape[1]! > 0) pieces.push(first);
+      // queries of retrieval group j, [G, hi-lo, dh] (empty when no token of this call reads W_j)
+      const groupQ = (j: number): tf.Tensor | null => {
+        const lo = Math.max(p0, j * b - 1);
+        const hi = Math.min(p1, (j + 1) * b - 1);
+        return hi > lo ? tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh]) : null;
+      };
+      const sameWeights = (a: FastWeights, b2: FastWeights) => a.every((t, i) => t === b2[i]);
+      // when the next gradient is taken at the weights a retrieval group reads (always in 'titans'
+      // mode), the group's queries ride along in that gradient's forward pass
+      let deferred: number | null = null;
+      if (nStore > 0 && sameWeights(Wg, W)) deferred = n0;
+      else {
+        const first = tf.tidy(() => retrieve(n0, W) ?? tf.zeros([G, 0, dh]));
+        if (first.shape[1]! > 0) pieces.push(first);
+        else first.dispose();
+      }
 
       const sLoss: tf.Tensor[] = [];
       const sNorms: tf.Tensor[][] = [];
@@ -196,6 +210,8 @@ export class NeuralMemory {
           const m = end - n;
           const off = (n - n0) * b;
           const WgNow = Wg;
+          const extraGroup = deferred;
+          deferred = null;
           const cg = tf.tidy(() => {
             const r = memChunkGrads(
               c,
@@ -206,9 +222,11 @@ export class NeuralMemory {
               m,
               b,
               withSurprise,
+              extraGroup === null ? null : groupQ(extraGroup),
             );
             return r as unknown as tf.TensorContainer;
           }) as unknown as ReturnType<typeof memChunkGrads>;
+          if (cg.extraP) pieces.push(cg.extraP);
           if (withSurprise) {
             sLoss.push(cg.loss);
             sNorms.push(cg.tokenGradNorms!);
@@ -220,12 +238,16 @@ export class NeuralMemory {
             const prev = [...W, ...S, ...Wg];
             const Wp = W;
             const Sp = S;
+            // the group reading W_{n+1} is deferred to the next gradient pass when that pass is
+            // taken at W_{n+1} (a refresh happens now and chunks remain)
+            const refreshNow = R !== null && ((n + 1) * b) % R === 0;
+            const defer = refreshNow && n + 1 < n1;
             const step = tf.tidy(() => {
               const g = cg.grads.map((t) => chunkSlice(t, j)); // g_n       [G, ...]
               const e = tf.reshape(tf.slice(gates.eta, [0, col], [G, 1]), [G]);
               const a = tf.reshape(tf.slice(gates.alpha, [0, col], [G, 1]), [G]);
               const r = momentumStep(Sp, Wp, g, e, a); // Eq. 13-14
-              const piece = retrieve(col + n0 + 1, r.W) ?? tf.zeros([G, 0, dh]);
+              const piece = (defer ? null : retrieve(col + n0 + 1, r.W)) ?? tf.zeros([G, 0, dh]);
               const mn = withSurprise ? momentumNorm(r.S) : tf.zeros([0]);
               return { W: r.W, S: r.S, piece, mn } as unknown as tf.TensorContainer;
             }) as unknown as { W: FastWeights; S: FastWeights; piece: tf.Tensor; mn: tf.Tensor };
@@ -236,7 +258,8 @@ export class NeuralMemory {
             if (withSurprise) sMom.push(step.mn);
             else step.mn.dispose();
             n += 1;
-            if (R !== null && (n * b) % R === 0) Wg = W; // refresh the gradient weights
+            if (refreshNow) Wg = W; // refresh the gradient weights
+            if (defer) deferred = n;
             release(prev);
           }
           tf.dispose(cg.grads);
