@@ -131,6 +131,47 @@ for (const BACKEND of BACKENDS) {
       });
     }
 
+    it('chunk 1 equals a hand-written token-by-token recurrence (linear memory, closed-form gradient)', () => {
+      // M(x) = x W (depth 1, no residual norm), l_t = mean_d (k_t W - v_t)^2, so
+      // grad_W theta_t l_t = (2/dh) theta_t k_t^T (k_t W - v_t); S_t = eta_t S - grad; W_t = (1 - alpha_t) W + S_t;
+      // y_t = q_t W_t (token t reads the weights after its own update: W_{floor((t+1)/1)})
+      const d = 5;
+      const c = defaultConfig({ dim: d, chunkSize: 1, mode: 'reference', refreshInterval: 1, depth: 1, normResidual: false, preNorm: false, maxLr: 0.7 });
+      const T = 12;
+      const p = randomParams(c, 91);
+      const x = randomInput(1, T, d, 92)[0]!;
+      const row = (t: number, Wm: Float64Array, cols: number) =>
+        Float64Array.from({ length: cols }, (_, j) => x.slice(t * d, (t + 1) * d).reduce((a, v, i) => a + v * Wm[i * cols + j]!, 0));
+      const sig = (v: number) => 1 / (1 + Math.exp(-v));
+      let W = p.mem0!.slice(); // [d, d]
+      const S = new Float64Array(d * d);
+      const y = new Float64Array(T * d);
+      for (let t = 0; t < T; t++) {
+        const k = row(t, p.wk!, d);
+        const v = row(t, p.wv!, d);
+        const q = row(t, p.wq!, d);
+        const theta = sig(row(t, p.thetaW!, 1)[0]! + p.thetaB![0]!) * c.maxLr;
+        const eta = sig(row(t, p.etaW!, 1)[0]! + p.etaB![0]!);
+        const alpha = sig(row(t, p.alphaW!, 1)[0]! + p.alphaB![0]!);
+        const err = Float64Array.from({ length: d }, (_, j) => k.reduce((a, kv, i) => a + kv * W[i * d + j]!, 0) - v[j]!);
+        const Wn = new Float64Array(d * d);
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) {
+            S[i * d + j] = eta * S[i * d + j]! - (2 / d) * theta * k[i]! * err[j]!;
+            Wn[i * d + j] = (1 - alpha) * W[i * d + j]! + S[i * d + j]!;
+          }
+        W = Wn;
+        for (let j = 0; j < d; j++) y[t * d + j] = q.reduce((a, qv, i) => a + qv * W[i * d + j]!, 0);
+      }
+      const mem = new NeuralMemory(c, { init: p });
+      const xt = toTensor([x], T, d);
+      const r = mem.forward(xt);
+      expect(compare(r.retrieved.dataSync(), y).rel).toBeLessThan(5e-6);
+      tf.dispose([xt, r.retrieved]);
+      disposeState(r.state);
+      mem.dispose();
+    });
+
     it('chunking matters: chunk 3 differs from chunk 1 (the test above can tell them apart)', () => {
       const T = 9;
       const c1 = titansConfig({ chunkSize: 1 });
