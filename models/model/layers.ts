@@ -12,11 +12,13 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const [V, d] = table.shape as [number, number];
   const [B, T] = ids.shape as [number, number];
   const flat = tf.reshape(ids, [B * T]);
-  const f = tf.customGrad(((tab: tf.Tensor) => {
+  // The ids are saved with the tape: a closure would see them disposed by an enclosing tidy.
+  const f = tf.customGrad(((tab: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    save([flat]);
     return {
       value: tf.reshape(tf.gather(tab, flat), [B, T, d]),
-      gradFunc: (dy: tf.Tensor) => {
-        const oh = tf.oneHot(flat as tf.Tensor1D, V); // [B*T, V]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const oh = tf.oneHot(saved[0] as tf.Tensor1D, V); // [B*T, V]
         return mm(oh, tf.reshape(dy, [B * T, d]), true, false); // [V, d]
       },
     };

@@ -81,7 +81,7 @@ describe.each(ARCHS)('%s', (arch) => {
         const used = Object.values(grads).filter((g) => g.abs().max().dataSync()[0]! > 0).length;
         expect(used).toBeGreaterThan(vars.length * 0.7);
       }
-      opt.applyGradients(grads);
+      opt.applyGradients(grads as Record<string, tf.Variable>);
       tf.dispose([value, ...Object.values(grads)]);
     }
     const last = model.loss(batch).dataSync()[0]!;

@@ -1,0 +1,200 @@
+// `npm run bench:model`: speed and memory of the Titans model on each available backend.
+// Per backend and model size: reading (forward + memory update) tokens/s, a training step's
+// tokens/s, generation tokens/s, peak tensor memory, and the achieved matmul FLOP/s as a fraction
+// of the same backend's own plain matmul throughput measured in the same run (the baseline).
+// Usage: npm run bench:model [-- --backends wasm,cpu --sizes small,base --tokens 1024]
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendName } from '../../models/backend.js';
+import { setWasmBatchSplit } from '../../models/memory/ops.js';
+import { modelConfig } from '../../models/model/config.js';
+import { generate } from '../../models/model/generate.js';
+import { disposeModelState, TitansModel, type ModelState } from '../../models/model/model.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const BACKENDS = arg('backends', 'node-gpu,node,wasm,cpu').split(',') as BackendName[];
+const SIZES = arg('sizes', 'small,base').split(',');
+const TOKENS = Number(arg('tokens', '1024'));
+
+const SIZE_CONFIGS: Record<string, NonNullable<Parameters<typeof modelConfig>[0]>> = {
+  small: { dim: 128, layers: 2, heads: 4, segment: 64, memory: { chunkSize: 16, heads: 2 } },
+  base: { dim: 256, layers: 4, heads: 8, segment: 128, memory: { chunkSize: 16, heads: 4 } },
+};
+
+interface Row {
+  backend: string;
+  size: string;
+  params: number;
+  matmulGflops: number;
+  readTps: number;
+  readGflops: number;
+  trainTps: number;
+  genTps: number;
+  peakMB: number;
+}
+
+/** The backend's plain 2-D matmul throughput at the model's shapes (the baseline). */
+async function matmulThroughput(d: number): Promise<number> {
+  const a = tf.randomNormal([256, d]);
+  const b = tf.randomNormal([d, 4 * d]);
+  tf.matMul(a, b).dispose();
+  const reps = 20;
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+  }
+  const s = (performance.now() - t0) / 1000;
+  tf.dispose([a, b]);
+  return (reps * 2 * 256 * d * 4 * d) / s / 1e9;
+}
+
+/** Matmul FLOPs the kernels of `f` execute, from tf.profile's kernel shapes. */
+async function matmulFlops(f: () => tf.TensorContainer): Promise<{ flops: number; peakBytes: number }> {
+  const prof = await tf.profile(f);
+  let flops = 0;
+  for (const k of prof.kernels) {
+    if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul' && k.name !== 'MatMul') continue;
+    const outSize = (k.outputShapes[0] ?? []).reduce((x, y) => x * y, 1);
+    flops += 2 * outSize * sharedDim(k.inputShapes as number[][]);
+  }
+  return { flops, peakBytes: prof.peakBytes };
+}
+
+/** The contracted dimension of a BatchMatMul from its two input shapes (transposes unknown). */
+function sharedDim(shapes: number[][]): number {
+  const [a, b] = shapes as [number[], number[]];
+  const a1 = a[a.length - 2]!;
+  const a2 = a[a.length - 1]!;
+  const b1 = b[b.length - 2]!;
+  const b2 = b[b.length - 1]!;
+  if (a2 === b1) return a2;
+  if (a2 === b2) return a2;
+  if (a1 === b1) return a1;
+  return a1;
+}
+
+function ids(B: number, T: number, V: number): tf.Tensor {
+  return tf.tidy(() => tf.cast(tf.floor(tf.mul(tf.randomUniform([B, T], 0, 1, 'float32', 1), V)), 'int32'));
+}
+
+async function benchOne(backend: string, size: string): Promise<Row> {
+  const config = modelConfig({ vocabSize: 260, ...SIZE_CONFIGS[size] });
+  const model = new TitansModel(config, { seed: 1 });
+  const matmulGflops = await matmulThroughput(config.dim);
+
+  // reading: the text in pieces of one segment, state carried (as when reading a document)
+  const text = ids(1, TOKENS, config.vocabSize);
+  const read = () => {
+    let state: ModelState | null = null;
+    for (let s = 0; s < TOKENS; s += config.segment) {
+      const piece = tf.slice(text, [0, s], [1, Math.min(config.segment, TOKENS - s)]);
+      const r = model.forward(piece, state);
+      piece.dispose();
+      r.logits.dispose();
+      disposeModelState(state);
+      state = r.state;
+    }
+    disposeModelState(state);
+  };
+  read(); // warm up
+  const t0 = performance.now();
+  read();
+  const readSeconds = (performance.now() - t0) / 1000;
+  const { flops, peakBytes } = await matmulFlops(() => {
+    read();
+    return tf.scalar(0);
+  });
+
+  // a training step: batch 4 x one segment's worth x 4, forward + backward
+  const T = Math.min(256, config.segment * 2);
+  const batch = ids(4, T + 1, config.vocabSize);
+  const vars = Object.values(model.params.all);
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => model.loss(batch), vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  step();
+  const t1 = performance.now();
+  step();
+  const trainSeconds = (performance.now() - t1) / 1000;
+  const train = await tf.profile(() => {
+    step();
+    return tf.scalar(0);
+  });
+
+  // generation: 32 tokens after a 64-token prompt
+  const prompt = Array.from({ length: 64 }, (_, i) => (i * 7) % 256);
+  const gen = async () => {
+    const g = generate(model, prompt, { maxTokens: 32 });
+    let r = await g.next();
+    while (!r.done) r = await g.next();
+    disposeModelState(r.value);
+  };
+  await gen();
+  const t2 = performance.now();
+  await gen();
+  const genSeconds = (performance.now() - t2) / 1000;
+
+  const row: Row = {
+    backend,
+    size,
+    params: model.parameterCount,
+    matmulGflops,
+    readTps: TOKENS / readSeconds,
+    readGflops: flops / readSeconds / 1e9,
+    trainTps: (4 * T) / trainSeconds,
+    genTps: 32 / genSeconds,
+    peakMB: Math.max(peakBytes, train.peakBytes) / 1024 / 1024,
+  };
+  tf.dispose([text, batch]);
+  model.dispose();
+  return row;
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  for (const name of BACKENDS) {
+    let info;
+    try {
+      info = await selectBackend({ force: name });
+    } catch (e) {
+      console.log(`${name}: not available (${(e as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    setWasmBatchSplit(false); // the model's products are small: fewer, batched kernels win
+    for (const size of name === 'cpu' ? SIZES.slice(0, 1) : SIZES) {
+      process.stdout.write(`${name} ${size}... `);
+      const row = await benchOne(`${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''})`, size);
+      console.log('done');
+      rows.push(row);
+    }
+  }
+  const header = ['backend', 'size', 'params', 'matmul GFLOP/s', 'read tok/s', 'read GFLOP/s', 'vs matmul', 'train tok/s', 'gen tok/s', 'peak MB'];
+  const cells = rows.map((r) => [
+    r.backend,
+    r.size,
+    (r.params / 1e6).toFixed(2) + 'M',
+    r.matmulGflops.toFixed(1),
+    r.readTps.toFixed(0),
+    r.readGflops.toFixed(2),
+    ((100 * r.readGflops) / r.matmulGflops).toFixed(1) + '%',
+    r.trainTps.toFixed(0),
+    r.genTps.toFixed(1),
+    r.peakMB.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log('\n' + line(header));
+  for (const c of cells) console.log(line(c));
+  console.log(`(read: ${TOKENS} tokens in segment-sized calls with the state carried; train: batch 4; gen: 32 tokens after a 64-token prompt; "vs matmul": achieved matmul FLOP/s over the backend's plain [256,d]x[d,4d] matmul)`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
