@@ -305,7 +305,9 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
       throw new CheckpointError('out-of-bounds', `tensor "${e.name}": bytes ${e.offset}..${e.offset + e.byteLength} lie outside the data section (${header.dataLength} bytes) or are misaligned`);
     }
     // copy: the result owns its memory (the input buffer may be reused or be a file view)
-    const raw = bytes.slice(dataStart + e.offset, dataStart + e.offset + e.byteLength);
+    // (a fresh Uint8Array: Buffer.prototype.slice would return a view of a shared pool)
+    const raw = new Uint8Array(e.byteLength);
+    raw.set(bytes.subarray(dataStart + e.offset, dataStart + e.offset + e.byteLength));
     if (!LITTLE_ENDIAN) byteSwap(raw, BYTES[e.dtype]);
     const data =
       e.dtype === 'float32'

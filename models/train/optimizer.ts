@@ -60,8 +60,8 @@ export class AdamW {
     const decayed = new Set<string>();
     for (const [name, p] of Object.entries(params)) {
       if (p.dtype !== 'float32') throw new Error(`AdamW: parameter "${name}" is ${p.dtype}, not float32`);
-      this.m[name] = tf.variable(tf.zerosLike(p), false);
-      this.v[name] = tf.variable(tf.zerosLike(p), false);
+      this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+      this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
       this.t[name] = 0;
       if (filter(name, p.shape)) decayed.add(name);
     }
@@ -162,12 +162,13 @@ export function clipByGlobalNormTensor<K extends string>(
   maxNorm: number,
 ): { grads: Record<K, tf.Tensor>; norm: tf.Scalar } {
   const norm = globalNorm(Object.values(grads) as tf.Tensor[]);
-  const out = {} as Record<K, tf.Tensor>;
   const clip = maxNorm > 0 && Number.isFinite(maxNorm);
-  tf.tidy(() => {
+  const out = tf.tidy(() => {
     const scale = clip ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) : null;
-    for (const k of Object.keys(grads) as K[]) out[k] = tf.keep(scale ? tf.mul(grads[k], scale) : tf.clone(grads[k]));
-  });
+    const o = {} as Record<string, tf.Tensor>;
+    for (const k of Object.keys(grads)) o[k] = scale ? tf.mul(grads[k as K], scale) : tf.clone(grads[k as K]);
+    return o;
+  }) as Record<K, tf.Tensor>;
   return { grads: out, norm };
 }
 

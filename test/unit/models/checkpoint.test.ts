@@ -209,7 +209,17 @@ describe('checkpoint files', () => {
     writeCheckpointFileSync(p, sample());
     expect(readCheckpointFileSync(p).meta).toEqual({ note: 'héllo ✓', step: 7 });
     await writeCheckpointFile(p, { ...sample(), meta: { step: 8 } });
-    expect((await readCheckpointFile(p)).meta).toEqual({ step: 8 });
+    const back = await readCheckpointFile(p);
+    expect(back.meta).toEqual({ step: 8 });
+    // tensors read from a file (a Node Buffer, possibly pooled) are exact and own their memory
+    const want = sample().tensors;
+    for (const r of [back, readCheckpointFileSync(p), decodeCheckpoint(Buffer.from(encodeCheckpoint(sample())))]) {
+      r.tensors.forEach((t, i) => {
+        expect(t.data.byteOffset).toBe(0);
+        expect(t.data.buffer.byteLength).toBe(t.data.byteLength);
+        expect(new Uint8Array(t.data.buffer)).toEqual(new Uint8Array(want[i]!.data.buffer));
+      });
+    }
     expect(readdirSync(dir)).toEqual(['a.ckpt']);
     await expect(writeCheckpointFile(join(dir, 'missing', 'b.ckpt'), sample())).rejects.toThrow();
     expect(readdirSync(dir)).toEqual(['a.ckpt']);
