@@ -232,8 +232,9 @@ export function splitDocuments(docs: Int32Array[], opts: SplitOptions = {}): Spl
   return { train: trainSpans.map(view), heldOut: heldOutSpans.map(view), trainSpans, heldOutSpans };
 }
 
-/** deterministic evaluation batches: consecutive non-overlapping windows [B, T+1] from every
- * document (at most maxWindows in all); the last batch may have fewer rows */
+/** deterministic evaluation batches: windows [B, T+1] starting every T tokens of every document
+ * (consecutive windows share one boundary token, so every target is predicted once), at most
+ * maxWindows in all; the last batch may have fewer rows */
 export function evaluationBatches(
   docs: Int32Array[],
   seqLen: number,

@@ -63,8 +63,10 @@ export interface TrainOptions<B> {
   /** tokens in one batch, for tokensPerSecond */
   tokensPerBatch?: number | ((batch: B) => number);
   evalEvery?: number;
-  /** held-out loss; a synchronous result is computed inside tf.tidy */
-  evalLoss?: () => number | tf.Scalar | Promise<number>;
+  /** held-out loss, run inside tf.tidy (a returned scalar is read and freed) */
+  evalLoss?: () => number | tf.Scalar;
+  /** an asynchronous held-out loss instead (manages its own tensors) */
+  evalLossAsync?: () => Promise<number>;
   /** save every N steps (a number) or every N steps / S seconds, whichever comes first */
   checkpointEvery?: number | { steps?: number; seconds?: number };
   checkpointPath?: string;
@@ -203,12 +205,11 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
     o.onCheckpoint?.(o.checkpointPath, step);
   };
   const evaluate = async (): Promise<number> => {
-    const r = o.evalLoss!();
-    if (r instanceof Promise) return r;
-    if (typeof r === 'number') return r;
-    const v = (await r.data())[0]!;
-    r.dispose();
-    return v;
+    if (o.evalLossAsync) return o.evalLossAsync();
+    return tf.tidy(() => {
+      const r = o.evalLoss!();
+      return typeof r === 'number' ? r : r.dataSync()[0]!;
+    });
   };
 
   const losses: number[] = [];
@@ -261,7 +262,7 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
       elapsedMs,
       etaMs: (elapsedMs / done) * (o.steps - step),
     };
-    if (o.evalLoss && ((o.evalEvery && step % o.evalEvery === 0) || step === o.steps)) {
+    if ((o.evalLoss || o.evalLossAsync) && ((o.evalEvery && step % o.evalEvery === 0) || step === o.steps)) {
       m.evalLoss = await evaluate();
       evals.push({ step, loss: m.evalLoss });
     }

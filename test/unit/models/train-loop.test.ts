@@ -229,7 +229,10 @@ describe('training loop', () => {
       steps: 300,
       schedule: { peakLr: 0.1 },
       weightDecay: 0,
+      evalEvery: 100,
+      evalLossAsync: async () => 42,
     });
+    expect(r.evals).toEqual([100, 200, 300].map((step) => ({ step, loss: 42 })));
     expect(Array.from(p.w.dataSync()).every((x) => Math.abs(x - 1) < 0.2)).toBe(true);
     console.log(`loop overhead (1 tiny parameter, cpu backend): ${(r.msPerStep * 1000).toFixed(0)} us/step`);
     p.w.dispose();
