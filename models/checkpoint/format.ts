@@ -90,20 +90,46 @@ export class CheckpointError extends Error {
 
 // ---------------------------------------------------------------- CRC-32
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
+// slice-by-8 tables: T[k][b] is the CRC of byte b followed by k zero bytes
+const CRC_TABLES = (() => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
   }
   return t;
 })();
 
 /** CRC-32 (IEEE 802.3, the zlib/PNG one); pass a previous result as `crc` to continue */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  const T = CRC_TABLES;
   let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  let i = 0;
+  const n = bytes.length;
+  for (; i < n && (bytes.byteOffset + i) % 4 !== 0; i++) c = T[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  if (LITTLE_ENDIAN && (bytes.byteOffset + i) % 4 === 0) {
+    const words = Math.floor((n - i) / 8);
+    const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words * 2);
+    for (let w = 0; w < u32.length; w += 2) {
+      const a = u32[w]! ^ c;
+      const b = u32[w + 1]!;
+      c =
+        T[1792 + (a & 0xff)]! ^
+        T[1536 + ((a >>> 8) & 0xff)]! ^
+        T[1280 + ((a >>> 16) & 0xff)]! ^
+        T[1024 + (a >>> 24)]! ^
+        T[768 + (b & 0xff)]! ^
+        T[512 + ((b >>> 8) & 0xff)]! ^
+        T[256 + ((b >>> 16) & 0xff)]! ^
+        T[b >>> 24]!;
+    }
+    i += words * 8;
+  }
+  for (; i < n; i++) c = T[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 
