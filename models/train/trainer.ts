@@ -29,6 +29,8 @@ export interface StepMetrics {
   etaMs: number;
   /** held-out loss when it was evaluated after this step */
   evalLoss?: number;
+  /** the update was skipped (non-finite loss or gradients, nonFinite: 'skip') */
+  skipped?: boolean;
 }
 
 /** something whose state decides the next batches (a WindowSampler) */
@@ -57,6 +59,10 @@ export interface TrainOptions<B> {
   beta2?: number;
   eps?: number;
   decayFilter?: DecayFilter;
+  /** a non-finite loss or gradient norm: 'throw' (default; parameters keep their values from
+   * before the step), 'skip' the update (the step still counts, the batch is consumed), or
+   * 'apply' it anyway */
+  nonFinite?: 'throw' | 'skip' | 'apply';
   /** an existing optimizer for `params` (the caller owns and disposes it); by default one is
    * created from the options above and disposed when train() returns */
   optimizer?: AdamW;
@@ -94,6 +100,8 @@ export interface TrainResult {
   /** loss of every update done by this call, in order */
   losses: number[];
   evals: { step: number; loss: number }[];
+  /** steps whose update was skipped (nonFinite: 'skip') */
+  skipped: number[];
   /** mean wall time per step in this call */
   msPerStep: number;
 }
@@ -212,6 +220,8 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
     });
   };
 
+  const nonFinite = o.nonFinite ?? 'throw';
+  const skippedSteps: number[] = [];
   const losses: number[] = [];
   const evals: { step: number; loss: number }[] = [];
   const t0 = performance.now();
@@ -227,7 +237,7 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
     const lr = learningRate(step, schedule);
     let batchTokens = 0;
     const s = step;
-    const [lossT, normT] = tf.tidy(() => {
+    const out = tf.tidy(() => {
       const batch = o.nextBatch(s);
       batchTokens = typeof o.tokensPerBatch === 'function' ? o.tokensPerBatch(batch) : (o.tokensPerBatch ?? 0);
       const { value, grads } = tf.variableGrads(() => {
@@ -241,11 +251,25 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
         if (g) named[k] = g;
       });
       const clipped = clipByGlobalNormTensor(named, clip);
-      optimizer.apply(clipped.grads, lr);
-      return [value, clipped.norm];
+      return { value, norm: clipped.norm, grads: clipped.grads };
     });
-    const [lossA, normA] = await Promise.all([lossT.data(), normT.data()]);
-    tf.dispose([lossT, normT]);
+    let lossA: Float32Array | Int32Array | Uint8Array;
+    let normA: Float32Array | Int32Array | Uint8Array;
+    let skipped = false;
+    try {
+      [lossA, normA] = await Promise.all([out.value.data(), out.norm.data()]);
+      if (!Number.isFinite(lossA[0]!) || !Number.isFinite(normA[0]!)) {
+        const what = `non-finite ${Number.isFinite(lossA[0]!) ? 'gradient norm' : 'loss'} at step ${step + 1}`;
+        if (nonFinite === 'throw') {
+          throw new Error(`train: ${what}; parameters are left as after step ${step}${o.checkpointPath ? ` and the last checkpoint is intact` : ''}`);
+        }
+        skipped = nonFinite === 'skip';
+      }
+      if (!skipped) optimizer.apply(out.grads, lr);
+    } finally {
+      tf.dispose([out.value, out.norm, ...Object.values(out.grads)]);
+    }
+    if (skipped) skippedSteps.push(step + 1);
     step++;
     tokens += batchTokens;
     const loss = lossA[0]!;
@@ -255,6 +279,7 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
     const done = step - startStep;
     const m: StepMetrics = {
       step,
+      ...(skipped ? { skipped } : {}),
       loss,
       lr,
       gradNorm: normA[0]!,
@@ -287,6 +312,7 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
     aborted,
     losses,
     evals,
+    skipped: skippedSteps,
     msPerStep: done > 0 ? (performance.now() - t0) / done : 0,
   };
 }

@@ -220,6 +220,31 @@ describe('training loop', () => {
     disposeAll(p);
   });
 
+  it('a non-finite loss stops training with a clear error (default) or skips the update', async () => {
+    const p = { w: tf.tidy(() => tf.variable(tf.tensor1d([1, 2]))) };
+    const loss = (_: null, step: number) =>
+      tf.tidy(() => {
+        const l = tf.sum(tf.square(p.w));
+        return (step === 3 ? tf.mul(l, NaN) : l) as tf.Scalar;
+      });
+    const seen: Float32Array[] = [];
+    const before = tf.memory().numTensors;
+    const base = { params: p, loss, nextBatch: () => null, steps: 6, schedule: { peakLr: 0.1 }, weightDecay: 0 };
+    await expect(train({ ...base, onStep: () => seen.push((p.w.dataSync() as Float32Array).slice()) })).rejects.toThrow(
+      /non-finite loss at step 4; parameters are left as after step 3/,
+    );
+    expect(seen.length).toBe(3);
+    expect(p.w.dataSync()).toEqual(seen[2]);
+    expect(tf.memory().numTensors).toBe(before);
+    const r = await train({ ...base, nonFinite: 'skip' });
+    expect(r.skipped).toEqual([4]);
+    expect(r.step).toBe(6);
+    expect(Number.isNaN(r.losses[3])).toBe(true);
+    expect(Array.from(p.w.dataSync()).every(Number.isFinite)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    p.w.dispose();
+  });
+
   it('measures the loop overhead on a trivial loss', async () => {
     const p = { w: tf.variable(tf.zeros([4])) };
     const r = await train({
