@@ -17,6 +17,7 @@ Commands:
   list               list the documents in the library
   show ID [--text]   show a document's details and chapters (and its text)
   where              print where the library lives
+  train FILE... --out MODEL   train a Titans model on text files (see: train --help)
 
 Options:
   --data DIR         the library's folder (default: $TITANS_READER_DATA, else your user data folder)
@@ -29,6 +30,14 @@ export async function run(argv: string[], out: (s: string) => void = console.log
   if (!command || command === '-h' || command === '--help' || command === 'help') {
     out(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === 'train') {
+    const { trainCommand, TRAIN_USAGE } = await import('./train.js'); // loads TensorFlow.js only when needed
+    if (rest.includes('--help')) {
+      out(TRAIN_USAGE);
+      return 0;
+    }
+    return trainCommand(rest, out, err);
   }
   if (!['import', 'list', 'show', 'where'].includes(command)) {
     err(`Unknown command: ${command}\n\n${USAGE}`);
