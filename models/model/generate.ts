@@ -1,6 +1,7 @@
 // Text generation with the state as cache: the prompt is read once, then each new token is one
 // forward call of length 1. Greedy, temperature, and nucleus (top-p) sampling; tokens are streamed.
 import * as tf from '@tensorflow/tfjs';
+import { randomSource } from '../util/random.js';
 import type { TitansModel } from './model.js';
 import { disposeModelState, type ModelState } from './state.js';
 
@@ -22,17 +23,7 @@ export interface GenerateOptions extends SampleOptions {
   state?: ModelState | null;
 }
 
-/** A small seeded generator (mulberry32), so sampling is reproducible. */
-export function randomSource(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { randomSource };
 
 /** Pick a token from one row of logits. */
 export function sampleToken(logits: Float32Array, opts: SampleOptions, random: () => number): number {

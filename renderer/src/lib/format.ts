@@ -1,14 +1,6 @@
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+import { formatDuration } from '../../../core/util/format';
+
+export { formatBytes } from '../../../core/util/format';
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en');
@@ -17,9 +9,7 @@ export function formatCount(n: number): string {
 export function formatEta(seconds: number | null): string {
   if (seconds === null) return 'estimating…';
   if (seconds < 1) return 'almost done';
-  if (seconds < 60) return `${Math.ceil(seconds)} s left`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s left`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min left`;
+  return `${formatDuration(seconds)} left`;
 }
 
 export function plural(n: number, word: string): string {

@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../../../core/cli/main.js';
 import { dataDirFromArgs, defaultDataDir, resolveDataDir } from '../../../core/paths.js';
+import { cli } from './run-cli.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -11,12 +11,6 @@ let dir: string;
 beforeEach(() => (dir = tempDir()));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('titans-reader CLI', () => {
   it('imports, lists and shows documents in the folder given by --data', async () => {

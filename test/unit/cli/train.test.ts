@@ -3,18 +3,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCheckpointFileSync } from '../../../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../../../models/model/io.js';
-import { run } from '../../../core/cli/main.js';
+import { cli } from './run-cli.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 
 const dir = tempDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('titans-reader train', () => {
   it('trains a model on text files, writes it, and fine-tunes from it', async () => {
