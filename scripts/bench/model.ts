@@ -2,7 +2,7 @@
 // Per backend and model size: reading (forward + memory update) tokens/s, a training step's
 // tokens/s, generation tokens/s, peak tensor memory, and the achieved matmul FLOP/s as a fraction
 // of the same backend's own plain matmul throughput measured in the same run (the baseline).
-// Usage: npm run bench:model [-- --backends wasm,cpu --sizes small,base --tokens 1024]
+// Usage: npm run bench:model [-- --backends wasm,cpu --sizes small,base --tokens 1024 --train-batch 2]
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '../../models/backend.js';
 import { setWasmBatchSplit } from '../../models/memory/ops.js';
@@ -18,6 +18,7 @@ const arg = (name: string, fallback: string) => {
 const BACKENDS = arg('backends', 'node-gpu,node,wasm,cpu').split(',') as BackendName[];
 const SIZES = arg('sizes', 'small,base').split(',');
 const TOKENS = Number(arg('tokens', '1024'));
+const TRAIN_BATCH = Number(arg('train-batch', '2'));
 
 const SIZE_CONFIGS: Record<string, NonNullable<Parameters<typeof modelConfig>[0]>> = {
   small: { dim: 128, layers: 2, heads: 4, segment: 64, memory: { chunkSize: 16, heads: 2 } },
@@ -110,9 +111,9 @@ async function benchOne(backend: string, size: string): Promise<Row> {
     return tf.scalar(0);
   });
 
-  // a training step: batch 4 x one segment's worth x 4, forward + backward
-  const T = Math.min(256, config.segment * 2);
-  const batch = ids(4, T + 1, config.vocabSize);
+  // a training step: batch TRAIN_BATCH x two segments, forward + backward
+  const T = config.segment * 2;
+  const batch = ids(TRAIN_BATCH, T + 1, config.vocabSize);
   const vars = Object.values(model.params.all);
   const step = () => {
     const { value, grads } = tf.variableGrads(() => model.loss(batch), vars);
@@ -147,7 +148,7 @@ async function benchOne(backend: string, size: string): Promise<Row> {
     matmulGflops,
     readTps: TOKENS / readSeconds,
     readGflops: flops / readSeconds / 1e9,
-    trainTps: (4 * T) / trainSeconds,
+    trainTps: (TRAIN_BATCH * T) / trainSeconds,
     genTps: 32 / genSeconds,
     peakMB: Math.max(peakBytes, train.peakBytes) / 1024 / 1024,
   };
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   console.log('\n' + line(header));
   for (const c of cells) console.log(line(c));
-  console.log(`(read: ${TOKENS} tokens in segment-sized calls with the state carried; train: batch 4; gen: 32 tokens after a 64-token prompt; "vs matmul": achieved matmul FLOP/s over the backend's plain [256,d]x[d,4d] matmul)`);
+  console.log(`(read: ${TOKENS} tokens in segment-sized calls with the state carried; train: batch ${TRAIN_BATCH} x 2 segments; gen: 32 tokens after a 64-token prompt; "vs matmul": achieved matmul FLOP/s over the backend's plain [256,d]x[d,4d] matmul)`);
 }
 
 main().catch((e: unknown) => {
