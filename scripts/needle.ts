@@ -3,7 +3,7 @@
 //   [noise ... K v noise ...] [noise ...] [noise ...] [noise ... Q] -> v
 // Trains MAC, LMM, and MAC with the memory switched off on the same data and time budget, then
 // prints their accuracy on held-out sequences (chance = 1 / number of values).
-// Usage: npm run needle -- [--minutes 15] [--backend wasm] [--segments 6] [--segment 8] [--only mac,lmm,mac-off]
+// Usage: npm run needle -- [--minutes 15] [--backend wasm] [--segments 4] [--segment 8] [--only mac,lmm,mac-off]
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../models/backend.js';
 import { modelConfig, type Architecture } from '../models/model/config.js';
@@ -18,7 +18,7 @@ const arg = (name: string, fallback: number | string) => {
 };
 const MINUTES = Number(arg('minutes', 15));
 const SEGMENT = Number(arg('segment', 8));
-const SEGMENTS = Number(arg('segments', 6));
+const SEGMENTS = Number(arg('segments', 4));
 const BATCH = Number(arg('batch', 16));
 const DIM = Number(arg('dim', 32));
 const LR = Number(arg('lr', 3e-3));
