@@ -45,6 +45,7 @@ test('import a 2 MB book, open it, jump to a chapter, find a phrase, scroll to t
   await expect(row).toContainText('Test Fixture');
   await expect(row).toContainText(text.length.toLocaleString('en'));
   await shot(page, '01-library');
+  await expect(page.getByTestId('job')).toHaveCount(0, { timeout: 5000 }); // finished work leaves the panel
 
   const opened = Date.now();
   await row.getByRole('button', { name: 'A Long Generated Book', exact: true }).click();
