@@ -81,3 +81,14 @@ export function toTensor(rows: Float64Array[], T: number, d: number): tf.Tensor 
   rows.forEach((r, i) => flat.set(r, i * T * d));
   return tf.tensor(flat, [rows.length, T, d]);
 }
+
+/** d obj / d t[i] by central differences (t is changed and restored) */
+export function centralDifference(t: Float64Array | number[], i: number, obj: () => number, h = 1e-6): number {
+  const old = t[i]!;
+  t[i] = old + h;
+  const fp = obj();
+  t[i] = old - h;
+  const fm = obj();
+  t[i] = old;
+  return (fp - fm) / (2 * h);
+}

@@ -12,7 +12,7 @@ import {
   serializeState,
 } from '../../../models/memory/neural-memory.js';
 import { flatW64, neuralMemory64 } from '../../../models/reference/memory64.js';
-import { compare, randomInput, randomParams, rng, toTensor, useBackend } from './helpers.js';
+import { compare, randomInput, randomParams, rng, toTensor, useBackend, centralDifference } from './helpers.js';
 
 // every suite runs on cpu and on wasm (cheap at these sizes); TITANS_TEST_BACKEND picks one
 const BACKENDS = process.env.TITANS_TEST_BACKEND ? [process.env.TITANS_TEST_BACKEND] : ['cpu', 'wasm'];
@@ -380,14 +380,7 @@ for (const BACKEND of BACKENDS) {
           const scale = Math.max(...Array.from(gd[ni]!, Math.abs));
           const idx = t.length <= 8 ? [...t.keys()] : Array.from({ length: 8 }, () => Math.floor(r.uniform() * t.length));
           for (const i of idx) {
-            const h = 1e-6;
-            const old = t[i]!;
-            t[i] = old + h;
-            const fp = obj();
-            t[i] = old - h;
-            const fm = obj();
-            t[i] = old;
-            const fd = (fp - fm) / (2 * h);
+            const fd = centralDifference(t, i, obj);
             // error relative to the entry, or to a tenth of the largest gradient of the tensor for tiny entries
             const err = Math.abs(fd - gd[ni]![i]!) / Math.max(Math.abs(fd), 0.1 * scale, 1e-4);
             if (err > worst) {

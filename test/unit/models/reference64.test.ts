@@ -12,7 +12,7 @@ import {
   memLossSum64,
   neuralMemory64,
 } from '../../../models/reference/memory64.js';
-import { VECTOR_FILES, compare, loadVectors, randomParams, rng } from './helpers.js';
+import { VECTOR_FILES, compare, loadVectors, randomParams, rng, centralDifference } from './helpers.js';
 
 describe('erf64', () => {
   it('matches known values to 1e-15', () => {
@@ -140,14 +140,7 @@ describe('float64 reference vs titans-pytorch vectors', () => {
       const t = p[name]!;
       for (let s = 0; s < 3; s++) {
         const i = Math.floor(r.uniform() * t.length);
-        const h = 1e-6;
-        const old = t[i]!;
-        t[i] = old + h;
-        const fp = obj();
-        t[i] = old - h;
-        const fm = obj();
-        t[i] = old;
-        const fd = (fp - fm) / (2 * h);
+        const fd = centralDifference(t, i, obj);
         worst = Math.max(worst, Math.abs(fd - eg[name]![i]!) / Math.max(1e-2, Math.abs(fd)));
       }
     }
