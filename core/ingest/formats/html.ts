@@ -1,0 +1,56 @@
+// HTML pages: Readability (on linkedom) picks the main content, not menus and footers;
+// h1-h6 become chapters, <title> and the author meta tag the metadata.
+import { Readability } from '@mozilla/readability';
+import { collapse, parseMarkup, syntheticLocations, TextBuilder, walkDom, type DomNode } from './blocks.js';
+import type { ParsedDocument } from './types.js';
+
+const BOILERPLATE = new Set(['nav', 'header', 'footer', 'aside', 'menu', 'form']);
+
+export function parseHtml(markup: string): ParsedDocument {
+  const { document } = parseMarkup(markup);
+  const titleTag = collapse(document.querySelector('title')?.textContent) || null;
+  const metaAuthor =
+    collapse(
+      document.querySelector('meta[name="author" i]')?.getAttribute?.('content') ??
+        document.querySelector('meta[property="article:author"]')?.getAttribute?.('content'),
+    ) || null;
+
+  let article: { content?: string | null; byline?: string | null; title?: string | null } | null = null;
+  try {
+    // Readability mutates the document it reads: give it its own copy.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    article = new Readability(parseMarkup(markup).document as any, { charThreshold: 200 }).parse();
+  } catch {
+    article = null;
+  }
+
+  const out = new TextBuilder();
+  let headings;
+  if (article?.content) {
+    const { document: content } = parseMarkup(`<html><body>${article.content}</body></html>`);
+    // Readability drops the h1 that repeats the page title; put the title back as the first heading.
+    const firstHeading = content.querySelector('h1');
+    const title = collapse(article.title) || titleTag;
+    const body = content.body ?? content;
+    const walked = walkDom(body, new TextBuilder());
+    const missingTitle = title && !firstHeading && !(walked.headings[0] && walked.headings[0].title === title);
+    headings = [];
+    if (missingTitle && title) {
+      const start = out.add(title);
+      if (start !== null) headings.push({ title, level: 1, start });
+    }
+    headings.push(...walkDom(body, out).headings);
+  } else {
+    const body: DomNode = document.body ?? document;
+    headings = walkDom(body, out, { skip: BOILERPLATE }).headings;
+  }
+  const text = out.toString();
+  return {
+    format: 'html',
+    title: titleTag ?? (collapse(article?.title) || null),
+    author: metaAuthor ?? (collapse(article?.byline) || null),
+    text,
+    chapters: headings,
+    pages: syntheticLocations(text),
+  };
+}
