@@ -124,8 +124,10 @@ export function parseMarkup(markup: string): { document: DomNode & { querySelect
     .replace(/<([A-Za-z][\w:-]*)(\s[^<>]*?)?\s*\/>/g, (whole, tag: string, attrs: string | undefined) =>
       VOID.has(tag.toLowerCase()) ? whole : `<${tag}${attrs ?? ''}></${tag}>`,
     );
+  // linkedom only builds <html><body> when the markup has them: wrap fragments.
+  const wrapped = /<(html|body)[\s>]/i.test(html) ? html : `<html><head></head><body>${html}</body></html>`;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return parseHTML(html) as any;
+  return parseHTML(wrapped) as any;
 }
 
 /** Synthetic locations: one at the start, then one every ~`every` characters at the next paragraph or word boundary. */

@@ -2,7 +2,7 @@
 // h1-h6 become chapters, <title> and the author meta tag the metadata.
 import { Readability } from '@mozilla/readability';
 import { collapse, parseMarkup, syntheticLocations, TextBuilder, walkDom, type DomNode } from './blocks.js';
-import type { ParsedDocument } from './types.js';
+import type { Chapter, ParsedDocument } from './types.js';
 
 const BOILERPLATE = new Set(['nav', 'header', 'footer', 'aside', 'menu', 'form']);
 
@@ -24,8 +24,8 @@ export function parseHtml(markup: string): ParsedDocument {
     article = null;
   }
 
-  const out = new TextBuilder();
-  let headings;
+  let out = new TextBuilder();
+  let headings: Chapter[] = [];
   if (article?.content) {
     const { document: content } = parseMarkup(`<html><body>${article.content}</body></html>`);
     // Readability drops the h1 that repeats the page title; put the title back as the first heading.
@@ -40,11 +40,15 @@ export function parseHtml(markup: string): ParsedDocument {
       if (start !== null) headings.push({ title, level: 1, start });
     }
     headings.push(...walkDom(body, out).headings);
-  } else {
+  }
+  let text = out.toString();
+  if (text.trim() === '') {
+    // Readability found no article (a short page or a fragment): take the body without its menus.
+    out = new TextBuilder();
     const body: DomNode = document.body ?? document;
     headings = walkDom(body, out, { skip: BOILERPLATE }).headings;
+    text = out.toString();
   }
-  const text = out.toString();
   return {
     format: 'html',
     title: titleTag ?? (collapse(article?.title) || null),
