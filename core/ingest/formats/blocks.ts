@@ -41,6 +41,7 @@ export class TextBuilder {
   /** Adds a paragraph (trimmed, at most single line breaks inside); returns its start, or null when it was empty. */
   add(paragraph: string): number | null {
     const clean = paragraph
+      .replace(/\r\n?/g, '\n')
       .split('\n')
       .map((l) => l.replace(/[ \t\f\v\u00a0]+$/g, ''))
       .filter((l) => l.trim() !== '')

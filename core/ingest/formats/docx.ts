@@ -17,9 +17,14 @@ export async function parseDocx(bytes: Buffer, file: string, limits?: ZipLimits)
   if (!zip.has('word/document.xml')) {
     throw new ApiError('unreadable', `${name} is a ZIP archive but not a Word document (it has no word/document.xml).`, 'Check that you picked the right file.');
   }
+  // mammoth inflates with JSZip, which trusts the sizes entries declare: inflate the XML parts
+  // once here with the capped reader so that a lying entry is refused before mammoth sees it.
+  for (const part of zip.names()) if (/\.(xml|rels)$/i.test(part)) zip.read(part);
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: bytes })).value;
+    // Images are not needed for the text: skip them instead of inlining them as base64.
+    const convertImage = mammoth.images.imgElement(async () => ({ src: '' }));
+    html = (await mammoth.convertToHtml({ buffer: bytes }, { convertImage })).value;
   } catch (e) {
     throw new ApiError('unreadable', `${name} could not be read as a Word document: ${e instanceof Error ? e.message : String(e)}.`, 'Open it in Word or LibreOffice and save it again as .docx.');
   }

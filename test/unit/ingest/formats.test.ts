@@ -7,7 +7,7 @@ import { ApiError } from '../../../core/api/errors.js';
 import { syntheticLocations } from '../../../core/ingest/formats/blocks.js';
 import { parseDocument, type ParsedDocument } from '../../../core/ingest/formats/index.js';
 import { ZipArchive } from '../../../core/ingest/formats/zip.js';
-import { DOCX_HEADINGS, EPUB_CHAPTERS, makeDocumentFixtures, makeEpub3, PDF_CHAPTERS, type DocumentFixtures } from '../../fixtures/documents/make.js';
+import { DOCX_HEADINGS, EPUB_CHAPTERS, makeDocumentFixtures, makeEpub3, PDF_CHAPTERS, PDF_SUBHEADING, type DocumentFixtures } from '../../fixtures/documents/make.js';
 import { tempDir } from '../../fixtures/texts.js';
 
 let dir: string;
@@ -68,6 +68,15 @@ describe('HTML', () => {
     expect(d.text.split('\n\n')).toContain('The First Winter');
   });
 
+  it('keeps <br> as a single line break and <pre> lines, and decodes entities', async () => {
+    const file = path.join(dir, 'poem.html');
+    fs.writeFileSync(file, '<html><head><title>Poem</title></head><body><h1>A&nbsp;Poem</h1><p>Roses &amp; thorns,<br>violets\r\n blue.</p><pre>line one\r\n  line two</pre></body></html>');
+    const d = await parseDocument(file);
+    expectWellFormed(d);
+    expect(d.text).toContain('Roses & thorns,\nviolets blue.');
+    expect(d.text).toContain('line one\n  line two');
+  });
+
   it('falls back to the extension for a fragment without <html>', async () => {
     const file = path.join(dir, 'fragment.htm');
     fs.writeFileSync(file, '<h1>Only a heading</h1><p>And one paragraph of text.</p>');
@@ -84,6 +93,7 @@ describe('DOCX', () => {
     expect(d).toMatchObject({ format: 'docx', title: 'Notes from the Cliff', author: 'Ada Keeper' });
     expect(d.chapters.map((c) => [c.title, c.level])).toEqual(DOCX_HEADINGS);
     expect(d.text).toContain('\n\nDoc2 paragraph 1. The lighthouse');
+    expect(d.text).not.toMatch(/base64|data:image/);
     // Synthetic locations every ~1800 characters.
     expect(d.pages.length).toBeGreaterThanOrEqual(2);
     expect(d.pages.every((p) => p.label === null)).toBe(true);
@@ -154,6 +164,7 @@ describe('EPUB', () => {
     const bytes = await makeEpub3();
     fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expectRefused(truncated, 'unreadable', /not a readable EPUB.*truncated/);
+    await expectRefused(f.zipNotEpub, 'unreadable', /not a readable EPUB: META-INF\/container\.xml is missing/);
   });
 });
 
@@ -168,12 +179,24 @@ describe('PDF', () => {
       [3, '1'],
       [4, '2'],
     ]);
-    expect(d.chapters.map((c) => c.title)).toEqual(PDF_CHAPTERS);
-    // Each outline entry lands on its page, and each page starts with its heading.
-    d.chapters.forEach((c, i) => expect(c.start).toBe(d.pages[i]!.start));
+    expect(d.chapters.map((c) => [c.title, c.level])).toEqual([
+      [PDF_CHAPTERS[0], 1],
+      [PDF_CHAPTERS[1], 1],
+      [PDF_CHAPTERS[2], 1],
+      [PDF_SUBHEADING, 2],
+      [PDF_CHAPTERS[3], 1],
+    ]);
+    // Each top-level outline entry lands on its page, and each page starts with its heading;
+    // the nested entry lands on its sub-heading in the middle of page 3.
+    const top = d.chapters.filter((c) => c.level === 1);
+    top.forEach((c, i) => expect(c.start).toBe(d.pages[i]!.start));
+    const sub = d.chapters[3]!;
+    expect(sub.start).toBeGreaterThan(d.pages[2]!.start);
+    expect(sub.start).toBeLessThan(d.pages[3]!.start);
+    expect(d.text.slice(sub.start)).toMatch(/^When the Ice Broke\n\nPage3 paragraph 2\./);
     // Lines are rebuilt (wrapped lines joined by a single LF, words spaced) and paragraphs split.
     const page3 = d.text.slice(d.pages[2]!.start, d.pages[3]!.start).trim();
-    expect(page3.split('\n\n')).toHaveLength(3);
+    expect(page3.split('\n\n')).toHaveLength(4);
     expect(page3).toMatch(/^The Long Spring\n\nPage3 paragraph 1\. The lighthouse stood on the northern cliff/);
     expect(page3.replace(/\n/g, ' ')).toContain('Page3 paragraph 2. Snow came early that year. The keeper counted the ships that passed');
   });
