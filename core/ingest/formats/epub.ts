@@ -42,10 +42,16 @@ export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits)
 
   // Manifest and spine.
   const manifest = new Map<string, { href: string; type: string; properties: string }>();
+  const remote = new Set<string>();
   for (const item of asArray((pkg['manifest'] as Xml | undefined)?.['item']) as Xml[]) {
     const id = item['@_id'];
     const href = item['@_href'];
     if (typeof id !== 'string' || typeof href !== 'string') continue;
+    // EPUB 3 allows remote resources (fonts, audio); they are never read, and never in our text.
+    if (/^[a-z][a-z0-9+.-]*:/i.test(href)) {
+      remote.add(id);
+      continue;
+    }
     manifest.set(id, { href: resolveHref(name, opfDir, href), type: String(item['@_media-type'] ?? ''), properties: String(item['@_properties'] ?? '') });
   }
   const spineNode = (pkg['spine'] ?? {}) as Xml;
@@ -58,6 +64,7 @@ export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits)
   const headings: Chapter[] = [];
   for (const idref of spine) {
     const item = manifest.get(idref);
+    if (!item && remote.has(idref)) throw bad(`its reading order includes "${idref}", a remote resource outside the book`);
     if (!item) throw bad(`the reading order names "${idref}", which is not in the manifest`);
     const markup = zip.text(item.href);
     if (markup === null) throw bad(`the chapter file "${item.href}" listed in its reading order is missing from the archive`);
@@ -70,8 +77,14 @@ export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits)
   const text = out.toString();
   const locate = (href: string, baseDir: string): number | null => {
     const [file, fragment] = splitHref(href);
-    const target = file === '' ? null : resolveHref(name, baseDir, file);
-    if (target === null) return null;
+    let target: string;
+    try {
+      // A table of contents may link to the web or elsewhere: such entries are skipped, not fatal.
+      target = resolveHref(name, baseDir, file);
+    } catch {
+      return null;
+    }
+    if (file === '') return null;
     const offset = (fragment ? anchors.get(`${target}#${fragment}`) : undefined) ?? fileStart.get(target);
     return offset === undefined ? null : Math.min(offset, text.length);
   };

@@ -2,6 +2,7 @@
 // and every bad input refused with its own error code and a message naming the problem.
 import fs from 'node:fs';
 import path from 'node:path';
+import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../core/api/errors.js';
 import { syntheticLocations } from '../../../core/ingest/formats/blocks.js';
@@ -136,6 +137,18 @@ describe('EPUB', () => {
     expect(d.pages.length).toBeGreaterThanOrEqual(3);
     expect(d.pages.every((p) => p.label === null)).toBe(true);
     expect(d.pages).toEqual(syntheticLocations(d.text));
+  });
+
+  it('skips remote resources and table-of-contents links that leave the book', async () => {
+    const zip = await JSZip.loadAsync(await makeEpub3());
+    const opf = (await zip.file('OEBPS/content.opf')!.async('string')).replace('<manifest>', '<manifest><item id="font" href="https://example.com/font.woff2" media-type="font/woff2"/>');
+    const nav = (await zip.file('OEBPS/nav.xhtml')!.async('string')).replace('<ol>', '<ol><li><a href="https://example.com/">Publisher website</a></li><li><a href="../../../etc/passwd">Sneaky</a></li>');
+    zip.file('OEBPS/content.opf', opf).file('OEBPS/nav.xhtml', nav);
+    const file = path.join(dir, 'remote.epub');
+    fs.writeFileSync(file, await zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }));
+    const d = await parseDocument(file);
+    expectWellFormed(d);
+    expect(d.chapters.map((c) => c.title)).toEqual([EPUB_CHAPTERS[0], EPUB_CHAPTERS[1], 'The Night of the Wreck', EPUB_CHAPTERS[2]]);
   });
 
   it('names a spine item that is missing from the archive', async () => {
