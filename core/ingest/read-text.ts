@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../api/errors.js';
 import { createDecoder, NewlineNormalizer } from './decode.js';
-import { detectLegacyEncoding, junkRatio, notText, sniffText } from './sniff.js';
+import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from './sniff.js';
 
 export const MAX_TRAINING_FILE_BYTES = 512 * 1024 * 1024;
 
@@ -24,7 +24,7 @@ export function readTextFile(file: string): string {
   try {
     text = decode(sniffed.encoding, sniffed.bomLength);
   } catch {
-    const legacy = detectLegacyEncoding(bytes.subarray(Math.max(0, bytes.findIndex((b) => b >= 0x80)), 1 << 20));
+    const legacy = detectLegacyEncodingAfterAscii(bytes);
     if (!legacy) throw notText(name);
     text = decode(legacy, 0);
   }

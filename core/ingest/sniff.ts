@@ -93,6 +93,14 @@ export function detectLegacyEncoding(sample: Uint8Array): string | null {
   return null;
 }
 
+/** The code page of bytes that failed as UTF-8, judged on the part after the leading ASCII (where code pages differ). */
+export function detectLegacyEncodingAfterAscii(bytes: Uint8Array, sampleBytes = SAMPLE_AFTER_ASCII): string | null {
+  const from = Math.max(0, bytes.findIndex((b) => b >= 0x80));
+  return detectLegacyEncoding(bytes.subarray(from, from + sampleBytes));
+}
+
+const SAMPLE_AFTER_ASCII = 64 * 1024;
+
 /** Share of characters that text never contains: control codes and replacement characters. */
 export function junkRatio(text: string): number {
   if (text.length === 0) return 0;

@@ -8,7 +8,7 @@ import type { DocumentFormat, DocumentSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { TextAssembler, type Block } from '../ingest/assembler.js';
 import { createDecoder, NewlineNormalizer } from '../ingest/decode.js';
-import { detectLegacyEncoding, junkRatio, notText, sniffText } from '../ingest/sniff.js';
+import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from '../ingest/sniff.js';
 import type { Db } from './database.js';
 import { getSummary } from './queries.js';
 
@@ -71,7 +71,7 @@ export async function importTextFile(db: Db, file: string, opts: ImportOptions =
   } catch (e) {
     // Valid UTF-8 at the start but not further on: a legacy code page after all. Start over once.
     if (!(e instanceof InvalidUtf8Error)) throw e;
-    const encoding = detectLegacyEncoding(e.context);
+    const encoding = detectLegacyEncodingAfterAscii(e.context);
     if (!encoding) throw notText(name);
     return { document: await writeDocument(db, file, name, format, stat.size, sha256, { encoding, bomLength: 0 }, opts), duplicate: false };
   }
@@ -169,11 +169,7 @@ function decodeChunk(decoder: ReturnType<typeof createDecoder>, bytes: Uint8Arra
   try {
     return decoder.write(bytes);
   } catch (e) {
-    if (e instanceof TypeError) {
-      // Detect the code page from the text that is not ASCII, where the code pages differ.
-      const from = Math.max(0, bytes.findIndex((b) => b >= 0x80));
-      throw new InvalidUtf8Error(bytes.subarray(from, from + SAMPLE_BYTES));
-    }
+    if (e instanceof TypeError) throw new InvalidUtf8Error(bytes);
     throw e;
   }
 }
