@@ -69,17 +69,7 @@ export class BpeTokenizer implements Tokenizer {
         }
       }
       if (best < 0) break;
-      const merged = FIRST_MERGE_ID + bestRank;
-      const a = parts[best]!;
-      const b = parts[best + 1]!;
-      const next: number[] = [];
-      for (let i = 0; i < parts.length; i++) {
-        if (i + 1 < parts.length && parts[i] === a && parts[i + 1] === b) {
-          next.push(merged);
-          i++;
-        } else next.push(parts[i]!);
-      }
-      parts = next;
+      parts = mergePair(parts, parts[best]!, parts[best + 1]!, FIRST_MERGE_ID + bestRank);
     }
     const out = Int32Array.from(parts);
     if (this.cache.size < 100_000) this.cache.set(word, out);
@@ -112,6 +102,18 @@ export class BpeTokenizer implements Tokenizer {
   bytesOf(id: number): Uint8Array {
     return this.tokenBytes[id] ?? EMPTY;
   }
+}
+
+/** Replace every adjacent (a, b), left to right, by `id`. */
+function mergePair(parts: readonly number[], a: number, b: number, id: number): number[] {
+  const next: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (i + 1 < parts.length && parts[i] === a && parts[i + 1] === b) {
+      next.push(id);
+      i++;
+    } else next.push(parts[i]!);
+  }
+  return next;
 }
 
 function pairKey(a: number, b: number): number {
@@ -165,16 +167,8 @@ export function trainBpe(texts: Iterable<string>, numMerges: number, opts: { min
     const id = FIRST_MERGE_ID + merges.length;
     merges.push([a, b]);
     for (const wi of pairWords.get(bestKey) ?? []) {
-      const w = words[wi]!;
       addPairs(wi, -1);
-      const next: number[] = [];
-      for (let i = 0; i < w.length; i++) {
-        if (i + 1 < w.length && w[i] === a && w[i + 1] === b) {
-          next.push(id);
-          i++;
-        } else next.push(w[i]!);
-      }
-      words[wi] = next;
+      words[wi] = mergePair(words[wi]!, a, b, id);
       addPairs(wi, 1);
     }
     pairCount.delete(bestKey);
