@@ -8,7 +8,7 @@ import { EventHub } from './api/events.js';
 import { ApiServer, type Handlers } from './api/server.js';
 import { JobRegistry } from './jobs/jobs.js';
 import { openDatabase, type Db } from './library/database.js';
-import { importTextFile, sweepInterruptedImports } from './library/importer.js';
+import { importFile as importDocument, sweepInterruptedImports } from './library/importer.js';
 import { LATEST_SCHEMA_VERSION } from './library/migrations.js';
 import { deleteDocument, findInDocument, getDetail, listDocuments, readBlocks } from './library/queries.js';
 import { Uploads } from './library/uploads.js';
@@ -49,7 +49,7 @@ export function createCore(opts: CoreOptions): Core {
 
   const importFile = (file: string, displayName: string, jobId: string | undefined) =>
     jobs.run('import', `Importing ${displayName}`, 'bytes', jobId, async (job) => {
-      const result = await importTextFile(db, file, {
+      const result = await importDocument(db, file, {
         displayName,
         signal: job.signal,
         onProgress: (p) => job.progress(p.bytesDone, p.bytesTotal),

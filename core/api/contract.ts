@@ -22,7 +22,7 @@ export const BlockInfo = z.object({
 });
 export type BlockInfo = z.infer<typeof BlockInfo>;
 
-export const DocumentFormat = z.enum(['text', 'markdown']);
+export const DocumentFormat = z.enum(['text', 'markdown', 'pdf', 'epub', 'docx', 'html']);
 export type DocumentFormat = z.infer<typeof DocumentFormat>;
 
 export const DocumentSummary = z.object({
@@ -36,12 +36,21 @@ export const DocumentSummary = z.object({
   chars: z.number().int().nonnegative(),
   lines: z.number().int().nonnegative(),
   chapters: z.number().int().nonnegative(),
+  pages: z.number().int().nonnegative(), // PDF pages, an EPUB's page list, or locations (~1,800 characters); 0 for text
   importedAt: z.string(), // ISO 8601
 });
 export type DocumentSummary = z.infer<typeof DocumentSummary>;
 
+export const PageMark = z.object({
+  start: z.number().int().nonnegative(),
+  number: z.number().int().positive(),
+  label: z.string().nullable(), // the document's own label ("xi") where it has one
+});
+export type PageMark = z.infer<typeof PageMark>;
+
 export const DocumentDetail = DocumentSummary.extend({
   chapterList: z.array(Chapter),
+  pageList: z.array(PageMark),
   blocks: z.array(BlockInfo),
 });
 export type DocumentDetail = z.infer<typeof DocumentDetail>;

@@ -1,5 +1,5 @@
-// Turns a stream of normalized text into stored blocks, chapters and metadata, one line at a time,
-// so a file of any size passes through in constant memory.
+// Turns a stream of normalized text into stored blocks, chapters and metadata (chapters and metadata
+// only for text and Markdown), one line at a time, so a file of any size passes in constant memory.
 import type { DocumentFormat } from '../api/contract.js';
 import { headingOfMarkdownLine, headingOfPlainLine, setextLevel } from './headings.js';
 
@@ -114,7 +114,8 @@ export class TextAssembler {
     this.linesSeen++;
     const blank = text.trim().length === 0;
     if (this.format === 'markdown') this.inspectMarkdown(text, start, blank);
-    else this.inspectPlain(text, start, blank);
+    else if (this.format === 'text') this.inspectPlain(text, start, blank);
+    // other formats bring their chapters and metadata from their parser
     this.prevBlank = blank;
   }
 

@@ -35,7 +35,7 @@ export function sniffText(sample: Uint8Array, fileName: string): Sniffed {
 
   for (const [what, magic] of MAGIC) {
     if (magic.every((b, i) => sample[i] === b)) {
-      throw new ApiError('binary_file', `${fileName} is not a text file: it looks like ${what}.`, 'Rename it with its real extension; formats other than plain text and Markdown arrive in a later version.');
+      throw new ApiError('binary_file', `${fileName} is not a text file: it looks like ${what}.`, 'Titans Reader imports PDF, EPUB, Word (.docx), HTML, Markdown and plain text.');
     }
   }
 

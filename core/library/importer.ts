@@ -1,15 +1,19 @@
-// Imports a plain-text or Markdown file into the library, streamed: constant memory for any size.
-// The document row is written first with status 'importing' and flipped to 'ready' at the end, so
-// a crash or a failure leaves nothing visible; leftovers are swept on the next open.
+// Imports a document into the library. Plain text and Markdown are streamed (constant memory for
+// any size); PDF, EPUB, DOCX and HTML go through their parsers (core/ingest/formats). A file is
+// taken for what its bytes say it is, its name second. The document row is written first with
+// status 'importing' and flipped to 'ready' at the end, so a crash or a failure leaves nothing
+// visible; leftovers are swept on the next open.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DocumentFormat, DocumentSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
-import { TextAssembler, type Block } from '../ingest/assembler.js';
+import { countNewlines, TextAssembler, type Block, type ChapterMark } from '../ingest/assembler.js';
 import { createDecoder, NewlineNormalizer } from '../ingest/decode.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, parseDocument, type ParsedDocument } from '../ingest/formats/index.js';
 import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from '../ingest/sniff.js';
 import type { Db } from './database.js';
+import { DocumentWriter } from './document-writer.js';
 import { getSummary } from './queries.js';
 
 export const MAX_FILE_BYTES = 4 * 1024 ** 3;
@@ -20,7 +24,14 @@ const MAX_JUNK_RATIO = 0.01;
 const FORMATS: Record<string, DocumentFormat> = {
   '.txt': 'text', '.text': 'text', '.asc': 'text', '': 'text',
   '.md': 'markdown', '.markdown': 'markdown', '.mdown': 'markdown', '.mkd': 'markdown',
+  '.pdf': 'pdf', '.epub': 'epub', '.docx': 'docx', '.html': 'html', '.htm': 'html', '.xhtml': 'html',
 };
+const SUPPORTED = 'PDF, EPUB, Word (.docx), HTML, Markdown (.md) and plain text (.txt)';
+
+export interface ImportResult {
+  document: DocumentSummary;
+  duplicate: boolean;
+}
 
 export interface ImportProgress {
   bytesDone: number;
@@ -38,14 +49,59 @@ export function formatOf(fileName: string): DocumentFormat {
   const ext = path.extname(fileName).toLowerCase();
   const format = FORMATS[ext];
   if (!format) {
-    throw new ApiError('unsupported_format', `${fileName}: the ${ext} format is not supported yet.`, 'This version imports plain text (.txt) and Markdown (.md).');
+    throw new ApiError('unsupported_format', `${fileName}: the ${ext} format is not supported.`, `Titans Reader imports ${SUPPORTED}.`);
   }
   return format;
 }
 
-export async function importTextFile(db: Db, file: string, opts: ImportOptions = {}): Promise<{ document: DocumentSummary; duplicate: boolean }> {
+const isTextFormat = (f: DocumentFormat) => f === 'text' || f === 'markdown';
+const PDF_MAGIC = [0x25, 0x50, 0x44, 0x46]; // %PDF
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04]; // PK.. (EPUB, DOCX)
+const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
+
+/** Import any supported document: by its bytes first (a PDF named .txt is a PDF), then by its name. */
+export async function importFile(db: Db, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
+  const name = opts.displayName ?? path.basename(file);
+  const byName = formatOf(name);
+  const stat = await statFile(file, name);
+  const head = await readHead(file, 8);
+  const parsed = !isTextFormat(byName) || startsWith(head, PDF_MAGIC) || startsWith(head, ZIP_MAGIC);
+  if (parsed && stat.size > DEFAULT_MAX_DOCUMENT_BYTES) {
+    throw new ApiError('too_large', `${name} is ${(stat.size / 1024 ** 3).toFixed(1)} GiB, larger than the ${DEFAULT_MAX_DOCUMENT_BYTES / 1024 ** 3} GiB limit for one document.`, 'Split it into smaller files.');
+  }
+  const { sha256, sample } = await hashAndSample(file, opts.signal);
+  const existing = findDuplicate(db, sha256);
+  if (existing) return existing;
+  if (!parsed) return importText(db, file, name, byName, stat.size, sha256, sample, opts);
+  return importParsed(db, file, name, stat.size, sha256, opts);
+}
+
+async function readHead(file: string, n: number): Promise<Uint8Array> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const { bytesRead, buffer } = await fh.read(new Uint8Array(n), 0, n, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Import a plain-text or Markdown file (streamed). */
+export async function importTextFile(db: Db, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const name = opts.displayName ?? path.basename(file);
   const format = formatOf(name);
+  if (!isTextFormat(format)) throw new ApiError('unsupported_format', `${name} is not a text or Markdown file.`, `Import it as a document; Titans Reader imports ${SUPPORTED}.`);
+  const stat = await statFile(file, name);
+  const { sha256, sample } = await hashAndSample(file, opts.signal);
+  return findDuplicate(db, sha256) ?? importText(db, file, name, format, stat.size, sha256, sample, opts);
+}
+
+function findDuplicate(db: Db, sha256: string): ImportResult | null {
+  const existing = db.prepare(`SELECT id FROM documents WHERE sha256 = ? AND status = 'ready'`).get(sha256) as { id: number } | undefined;
+  return existing ? { document: getSummary(db, existing.id), duplicate: true } : null;
+}
+
+async function statFile(file: string, name: string): Promise<fs.Stats> {
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(file);
@@ -57,24 +113,70 @@ export async function importTextFile(db: Db, file: string, opts: ImportOptions =
   if (stat.size > MAX_FILE_BYTES) {
     throw new ApiError('too_large', `${name} is ${(stat.size / 1024 ** 3).toFixed(1)} GiB; the limit is ${MAX_FILE_BYTES / 1024 ** 3} GiB.`, 'Split it into smaller files.');
   }
+  return stat;
+}
 
-  const { sha256, sample } = await hashAndSample(file, opts.signal);
-  const existing = db.prepare(`SELECT id FROM documents WHERE sha256 = ? AND status = 'ready'`).get(sha256) as { id: number } | undefined;
-  if (existing) return { document: getSummary(db, existing.id), duplicate: true };
-
+async function importText(db: Db, file: string, name: string, format: DocumentFormat, size: number, sha256: string, sample: Uint8Array, opts: ImportOptions): Promise<ImportResult> {
   const sniffed = sniffText(sample, name);
   const check = createDecoder(sniffed.encoding).write(sample.subarray(sniffed.bomLength));
   if (junkRatio(check) > MAX_JUNK_RATIO) throw notText(name);
 
   try {
-    return { document: await writeDocument(db, file, name, format, stat.size, sha256, sniffed, opts), duplicate: false };
+    return { document: await writeDocument(db, file, name, format, size, sha256, sniffed, opts), duplicate: false };
   } catch (e) {
     // Valid UTF-8 at the start but not further on: a legacy code page after all. Start over once.
     if (!(e instanceof InvalidUtf8Error)) throw e;
     const encoding = detectLegacyEncodingAfterAscii(e.context);
     if (!encoding) throw notText(name);
-    return { document: await writeDocument(db, file, name, format, stat.size, sha256, { encoding, bomLength: 0 }, opts), duplicate: false };
+    return { document: await writeDocument(db, file, name, format, size, sha256, { encoding, bomLength: 0 }, opts), duplicate: false };
   }
+}
+
+/** PDF, EPUB, DOCX, HTML: parsed whole (documents of this kind are far smaller than their limit in text). */
+async function importParsed(db: Db, file: string, name: string, size: number, sha256: string, opts: ImportOptions): Promise<ImportResult> {
+  const parsed = await parseDocument(file, { displayName: name });
+  throwIfCancelled(opts.signal);
+  if (!/\S/.test(parsed.text)) throw new ApiError('empty_file', `${name} holds no readable text.`, 'Check that you picked the right file.');
+  const writer = new DocumentWriter(db, { title: name.replace(/\.[^.]+$/, ''), format: parsed.format, fileName: name, fileSize: size, sha256, encoding: 'utf-8' }, parsed.pages.map((p) => p.start));
+  try {
+    const blocks: Block[] = [];
+    const assembler = new TextAssembler(parsed.format, (b) => blocks.push(b));
+    const STEP = 1024 * 1024;
+    for (let i = 0; i < parsed.text.length; i += STEP) {
+      throwIfCancelled(opts.signal);
+      assembler.push(parsed.text.slice(i, i + STEP));
+      writer.addBlocks(blocks.splice(0));
+      opts.onProgress?.({ bytesDone: Math.round((size * Math.min(parsed.text.length, i + STEP)) / parsed.text.length), bytesTotal: size });
+    }
+    assembler.end();
+    writer.addBlocks(blocks.splice(0));
+    writer.finish({
+      title: parsed.title ?? name.replace(/\.[^.]+$/, ''),
+      author: parsed.author,
+      chars: parsed.text.length,
+      lines: countNewlines(parsed.text) + (parsed.text.endsWith('\n') ? 0 : 1),
+      chapters: withLines(parsed),
+      pages: parsed.pages,
+    });
+    return { document: getSummary(db, writer.docId), duplicate: false };
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+}
+
+/** The parser's chapters with the 1-based line each starts on. */
+function withLines(parsed: ParsedDocument): ChapterMark[] {
+  const order = parsed.chapters.map((c, i) => ({ c, i })).sort((a, b) => a.c.start - b.c.start);
+  const out: ChapterMark[] = new Array(parsed.chapters.length);
+  let line = 1;
+  let at = 0;
+  for (const { c, i } of order) {
+    line += countNewlines(parsed.text.slice(at, c.start));
+    at = c.start;
+    out[i] = { title: c.title, level: c.level, start: c.start, line };
+  }
+  return out;
 }
 
 class InvalidUtf8Error extends Error {
@@ -110,23 +212,19 @@ async function writeDocument(
   opts: ImportOptions,
 ): Promise<DocumentSummary> {
   const title = name.replace(/\.[^.]+$/, '');
-  const docId = Number(
-    db
-      .prepare(`INSERT INTO documents (title, format, file_name, file_size, sha256, encoding, status, import_pid, imported_at) VALUES (?, ?, ?, ?, ?, ?, 'importing', ?, ?)`)
-      .run(title, format, name, size, sha256, sniffed.encoding, process.pid, new Date().toISOString()).lastInsertRowid,
-  );
-  const insertBlock = db.prepare(`INSERT INTO doc_blocks (doc_id, idx, start_char, start_line, char_len, text) VALUES (?, ?, ?, ?, ?, ?)`);
+  const writer = new DocumentWriter(db, { title, format, fileName: name, fileSize: size, sha256, encoding: sniffed.encoding });
   const pendingBlocks: Block[] = [];
-  const writeBlocks = db.transaction((blocks: Block[]) => {
-    for (const b of blocks) insertBlock.run(docId, b.index, b.start, b.line, b.text.length, b.text);
-  });
-
   try {
     const assembler = new TextAssembler(format, (b) => pendingBlocks.push(b));
     const decoder = createDecoder(sniffed.encoding);
     const newlines = new NewlineNormalizer();
     let bytesDone = 0;
     let skip = sniffed.bomLength;
+    let lastBlock = '';
+    const flush = () => {
+      if (pendingBlocks.length > 0) lastBlock = pendingBlocks[pendingBlocks.length - 1]!.text;
+      writer.addBlocks(pendingBlocks.splice(0));
+    };
     for await (const chunk of fs.createReadStream(file, { highWaterMark: READ_CHUNK })) {
       throwIfCancelled(opts.signal);
       let bytes = chunk as Buffer;
@@ -137,30 +235,25 @@ async function writeDocument(
         skip -= n;
       }
       assembler.push(newlines.push(decodeChunk(decoder, bytes)));
-      if (pendingBlocks.length > 0) writeBlocks(pendingBlocks.splice(0));
+      flush();
       opts.onProgress?.({ bytesDone, bytesTotal: size });
     }
     assembler.push(newlines.push(decodeEnd(decoder)) + newlines.end());
     assembler.end();
-    writeBlocks(pendingBlocks.splice(0));
+    flush();
     if (!assembler.hasText) {
       throw new ApiError('empty_file', `${name} holds no readable text (only blank space).`, 'Check that you picked the right file.');
     }
-
-    const insertChapter = db.prepare(`INSERT INTO chapters (doc_id, idx, title, level, start_char, line) VALUES (?, ?, ?, ?, ?, ?)`);
-    db.transaction(() => {
-      assembler.chapters.forEach((c, i) => insertChapter.run(docId, i, c.title, c.level, c.start, c.line));
-      db.prepare(`UPDATE documents SET title = ?, author = ?, char_count = ?, line_count = ?, status = 'ready', import_pid = NULL WHERE id = ?`).run(
-        assembler.title ?? title,
-        assembler.author,
-        assembler.chars,
-        assembler.line - (assembler.chars > 0 && endsWithNewline(db, docId) ? 1 : 0),
-        docId,
-      );
-    })();
-    return getSummary(db, docId);
+    writer.finish({
+      title: assembler.title ?? title,
+      author: assembler.author,
+      chars: assembler.chars,
+      lines: assembler.line - (assembler.chars > 0 && lastBlock.endsWith('\n') ? 1 : 0),
+      chapters: assembler.chapters,
+    });
+    return getSummary(db, writer.docId);
   } catch (e) {
-    db.prepare(`DELETE FROM documents WHERE id = ?`).run(docId);
+    writer.abort();
     throw e;
   }
 }
@@ -181,11 +274,6 @@ function decodeEnd(decoder: ReturnType<typeof createDecoder>): string {
     if (e instanceof TypeError) throw new InvalidUtf8Error(new Uint8Array());
     throw e;
   }
-}
-
-function endsWithNewline(db: Db, docId: number): boolean {
-  const last = db.prepare(`SELECT text FROM doc_blocks WHERE doc_id = ? ORDER BY idx DESC LIMIT 1`).pluck().get(docId) as string | undefined;
-  return last?.endsWith('\n') ?? false;
 }
 
 /** Remove documents whose import was interrupted by a crash (their importing process is gone). */

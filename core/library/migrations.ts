@@ -50,6 +50,90 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'pages, passages in FTS5, models, reading into memory: progress, checkpoints, memory states, surprise traces',
+    sql: `
+      -- PDF pages (with their labels), an EPUB's own page list, or a location every ~1,800 characters.
+      CREATE TABLE pages (
+        doc_id     INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        start_char INTEGER NOT NULL,
+        number     INTEGER NOT NULL,
+        label      TEXT,
+        PRIMARY KEY (doc_id, idx)
+      ) WITHOUT ROWID;
+
+      -- Runs of whole paragraphs (~800 characters): what search finds and answers cite.
+      CREATE TABLE passages (
+        id         INTEGER PRIMARY KEY,
+        doc_id     INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        start_char INTEGER NOT NULL,
+        end_char   INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX passages_doc ON passages (doc_id, idx);
+      -- Contentless: the text lives once, in doc_blocks; rowid = passages.id.
+      CREATE VIRTUAL TABLE passages_fts USING fts5 (text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+      CREATE TRIGGER passages_fts_delete AFTER DELETE ON passages BEGIN
+        DELETE FROM passages_fts WHERE rowid = old.id;
+      END;
+
+      -- Model versions that read documents. id: the first 16 hex digits of the checkpoint's sha256.
+      CREATE TABLE models (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        arch        TEXT NOT NULL,
+        parameters  INTEGER NOT NULL,
+        config      TEXT NOT NULL, -- JSON
+        tokenizer   TEXT NOT NULL, -- JSON
+        trained     INTEGER NOT NULL, -- 0: randomly initialised
+        added_at    TEXT NOT NULL
+      );
+
+      -- Reading a document into a model's memory: one row per (document, model version).
+      CREATE TABLE readings (
+        doc_id        INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        model_id      TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+        status        TEXT NOT NULL CHECK (status IN ('queued', 'reading', 'paused', 'done', 'failed')),
+        tokens_done   INTEGER NOT NULL DEFAULT 0, -- at the last checkpoint
+        tokens_total  INTEGER, -- null until counted
+        seconds       REAL NOT NULL DEFAULT 0, -- reading time, summed over sessions
+        checkpoint    BLOB, -- the model state at tokens_done (TITANSRD memory-state), null when none
+        error         TEXT, -- JSON {code, message, hint} when failed
+        queued_at     TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (doc_id, model_id)
+      ) WITHOUT ROWID;
+
+      -- The document's memory after reading it whole, for that model version.
+      CREATE TABLE memory_states (
+        doc_id      INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        model_id    TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+        tokens      INTEGER NOT NULL,
+        seconds     REAL NOT NULL,
+        backend     TEXT NOT NULL,
+        state       BLOB NOT NULL, -- TITANSRD memory-state, float32
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (doc_id, model_id)
+      ) WITHOUT ROWID;
+
+      -- Per-token surprise and per-chunk gates, one row per piece of the text read in one step.
+      CREATE TABLE surprise_traces (
+        doc_id      INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        model_id    TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+        piece       INTEGER NOT NULL,
+        start_token INTEGER NOT NULL,
+        tokens      INTEGER NOT NULL,
+        start_char  INTEGER NOT NULL,
+        end_char    INTEGER NOT NULL,
+        data        BLOB NOT NULL, -- TITANSRD surprise-trace, float16
+        summary     BLOB NOT NULL, -- float32 [buckets, fields]: the downsampled view of the piece
+        PRIMARY KEY (doc_id, model_id, piece)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

@@ -7,7 +7,8 @@ import type { Db } from './database.js';
 const SUMMARY_SQL = `
   SELECT d.id, d.title, d.author, d.format, d.file_name AS fileName, d.file_size AS fileSize, d.encoding,
          d.char_count AS chars, d.line_count AS lines, d.imported_at AS importedAt,
-         (SELECT count(*) FROM chapters c WHERE c.doc_id = d.id) AS chapters
+         (SELECT count(*) FROM chapters c WHERE c.doc_id = d.id) AS chapters,
+         (SELECT count(*) FROM pages p WHERE p.doc_id = d.id) AS pages
   FROM documents d WHERE d.status = 'ready'`;
 
 export function listDocuments(db: Db): DocumentSummary[] {
@@ -28,7 +29,8 @@ export function getDetail(db: Db, id: number): DocumentDetail {
   const blocks = db
     .prepare(`SELECT start_char AS start, char_len AS length, start_line AS line FROM doc_blocks WHERE doc_id = ? ORDER BY idx`)
     .all(id) as DocumentDetail['blocks'];
-  return { ...summary, chapterList, blocks };
+  const pageList = db.prepare(`SELECT start_char AS start, number, label FROM pages WHERE doc_id = ? ORDER BY idx`).all(id) as DocumentDetail['pageList'];
+  return { ...summary, chapterList, pageList, blocks };
 }
 
 export function deleteDocument(db: Db, id: number): boolean {

@@ -23,7 +23,7 @@ const BY_EXTENSION: Record<string, DocumentFormat> = {
 };
 
 export async function parseDocument(file: string, opts: ParseOptions = {}): Promise<ParsedDocument> {
-  const name = path.basename(file);
+  const name = opts.displayName ?? path.basename(file);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
   let size: number;
   try {
@@ -47,12 +47,12 @@ export async function parseDocument(file: string, opts: ParseOptions = {}): Prom
   switch (format) {
     case 'pdf': {
       const { parsePdf } = await import('./pdf.js');
-      return parsePdf(bytes, file);
+      return parsePdf(bytes, name);
     }
     case 'epub':
-      return parseEpub(bytes, file);
+      return parseEpub(bytes, name);
     case 'docx':
-      return parseDocx(bytes, file);
+      return parseDocx(bytes, name);
     case 'html':
       return parseHtml(decodeHtml(bytes));
   }

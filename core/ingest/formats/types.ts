@@ -38,4 +38,6 @@ export interface ParsedDocument {
 export interface ParseOptions {
   /** Refuse files larger than this many bytes (default 1 GiB). */
   maxBytes?: number;
+  /** The name to report in messages (an upload is stored under a temporary name). */
+  displayName?: string;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../core/api/errors.js';
 import { openDatabase, type Db } from '../../../core/library/database.js';
-import { importTextFile } from '../../../core/library/importer.js';
+import { importFile, importTextFile } from '../../../core/library/importer.js';
 import { getDetail, listDocuments, readBlocks } from '../../../core/library/queries.js';
 import { makeBook, rng, tempDir, writeFile, writeLargeText } from '../../fixtures/texts.js';
 
@@ -25,7 +25,7 @@ afterAll(() => {
 
 async function expectRejected(file: string, code: string, messagePart: RegExp): Promise<void> {
   const before = listDocuments(db);
-  const error = await importTextFile(db, file).then(
+  const error = await importFile(db, file).then(
     () => null,
     (e: unknown) => e,
   );
@@ -48,12 +48,16 @@ describe('bad input', () => {
     await expectRejected(writeFile(dir, 'blank.txt', ' \n\n\t \n'), 'empty_file', /no readable text/);
   });
 
-  it('refuses a PDF named .txt, naming what it is', async () => {
-    await expectRejected(writeFile(dir, 'paper.txt', '%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n'), 'binary_file', /looks like a PDF/);
+  it('takes a file named .txt that starts like a PDF for a PDF, and says it is damaged', async () => {
+    await expectRejected(writeFile(dir, 'paper.txt', '%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n'), 'unreadable', /paper\.txt .*PDF/);
   });
 
-  it('refuses a ZIP named .md', async () => {
-    await expectRejected(writeFile(dir, 'book.md', Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4])), 'binary_file', /ZIP/);
+  it('refuses a ZIP named .md that is neither EPUB nor DOCX', async () => {
+    await expectRejected(writeFile(dir, 'book.md', Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4])), 'unsupported_format', /not a PDF, EPUB, Word/);
+  });
+
+  it('refuses an image named .txt, naming what it is', async () => {
+    await expectRejected(writeFile(dir, 'photo.txt', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])), 'binary_file', /looks like a PNG image/);
   });
 
   it('refuses binary data with NUL bytes', async () => {
