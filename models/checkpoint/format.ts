@@ -23,7 +23,7 @@ export const CHECKPOINT_FORMAT_VERSION = 1;
 export const CHECKPOINT_ALIGN = 64;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
-export type CheckpointKind = 'model' | 'memory-state' | 'optimizer';
+export type CheckpointKind = 'model' | 'memory-state' | 'optimizer' | 'surprise-trace';
 /** how a tensor is stored in the file */
 export type StorageDType = 'float32' | 'int32' | 'float16';
 
@@ -138,7 +138,7 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 const align = (n: number) => Math.ceil(n / CHECKPOINT_ALIGN) * CHECKPOINT_ALIGN;
 const MAGIC_BYTES = new TextEncoder().encode(CHECKPOINT_MAGIC);
 const PREFIX = 16;
-const KINDS: readonly CheckpointKind[] = ['model', 'memory-state', 'optimizer'];
+const KINDS: readonly CheckpointKind[] = ['model', 'memory-state', 'optimizer', 'surprise-trace'];
 const DTYPES: readonly StorageDType[] = ['float32', 'int32', 'float16'];
 const BYTES: Record<StorageDType, number> = { float32: 4, int32: 4, float16: 2 };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -1,0 +1,337 @@
+// Reading a document into the model's neural memory (DESIGN.md data flow 2). Tokens stream from the
+// stored text through the model step by step (a step is whole MAC segments); every token's surprise
+// and every memory chunk's gates are recorded; every `checkpointTokens` tokens one transaction
+// writes the trace piece, the model state (float32, so a resumed read equals an uninterrupted one)
+// and the progress. At the end the state is saved as the document's memory for this model version.
+import * as tf from '@tensorflow/tfjs';
+import { decodeCheckpoint, encodeCheckpoint } from '../../models/checkpoint/format.js';
+import type { SurpriseReport } from '../../models/memory/surprise.js';
+import { hasMemory } from '../../models/model/config.js';
+import { stateFromCheckpoint, stateToCheckpoint } from '../../models/model/io.js';
+import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
+import type { Tokenizer } from '../../models/tokenizer/index.js';
+import { ApiError } from '../api/errors.js';
+import type { Db } from '../library/database.js';
+import { encodeSummary, encodeTracePiece, summarize, type LayerTrace, type TracePiece } from './trace.js';
+
+export interface ReadOptions {
+  db: Db;
+  docId: number;
+  modelId: string;
+  model: TitansModel;
+  tokenizer: Tokenizer;
+  backend: string;
+  /** tokens per forward call (rounded to whole MAC segments / memory chunks); default ~256 */
+  stepTokens?: number;
+  /** tokens between checkpoints (rounded up to whole steps); default 4096 */
+  checkpointTokens?: number;
+  /** polled between steps: true pauses (a checkpoint is written first, so nothing is lost) */
+  shouldStop?: () => boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export type ReadOutcome = { outcome: 'done' | 'paused'; tokensDone: number; tokensTotal: number; seconds: number };
+
+const LAST_LOGITS = 'reader.lastLogits';
+const BLOCKS_PER_QUERY = 8;
+
+export function stepSize(model: TitansModel, wanted = 256): number {
+  const c = model.config;
+  const unit = c.arch === 'mac' ? c.segment : c.memory.chunkSize;
+  return unit * Math.max(1, Math.round(wanted / unit));
+}
+
+/** Tokens of the document's text, block by block (the tokenizer runs per stored block). */
+function* tokenStream(db: Db, docId: number, tokenizer: Tokenizer): Generator<{ ids: Int32Array; offsets: Int32Array }> {
+  const query = db.prepare(`SELECT idx, start_char AS start, text FROM doc_blocks WHERE doc_id = ? AND idx >= ? ORDER BY idx LIMIT ${BLOCKS_PER_QUERY}`);
+  for (let from = 0; ; from += BLOCKS_PER_QUERY) {
+    const rows = query.all(docId, from) as Array<{ start: number; text: string }>;
+    for (const r of rows) {
+      const e = tokenizer.encode(r.text);
+      for (let i = 0; i < e.offsets.length; i++) e.offsets[i]! += r.start;
+      yield e;
+    }
+    if (rows.length < BLOCKS_PER_QUERY) return;
+  }
+}
+
+export function countTokens(db: Db, docId: number, tokenizer: Tokenizer): number {
+  let n = 0;
+  for (const t of tokenStream(db, docId, tokenizer)) n += t.ids.length;
+  return n;
+}
+
+/** Pulls fixed-size runs of tokens (with their character offsets) from the stream. */
+class TokenReader {
+  private ids: Int32Array = new Int32Array(0);
+  private offsets: Int32Array = new Int32Array(0);
+  private readonly source: Generator<{ ids: Int32Array; offsets: Int32Array }>;
+
+  constructor(db: Db, docId: number, tokenizer: Tokenizer, skip: number) {
+    this.source = tokenStream(db, docId, tokenizer);
+    while (skip > 0) {
+      this.fill(Math.min(skip, 1 << 20));
+      const n = Math.min(skip, this.ids.length);
+      if (n === 0) break;
+      this.ids = this.ids.subarray(n);
+      this.offsets = this.offsets.subarray(n);
+      skip -= n;
+    }
+  }
+
+  private fill(n: number): void {
+    while (this.ids.length < n) {
+      const next = this.source.next();
+      if (next.done) return;
+      this.ids = concat(this.ids, next.value.ids);
+      this.offsets = concat(this.offsets, next.value.offsets);
+    }
+  }
+
+  /** offset of the next token, or null at the end of the text */
+  peekOffset(): number | null {
+    this.fill(1);
+    return this.offsets.length > 0 ? this.offsets[0]! : null;
+  }
+
+  take(n: number): { ids: Int32Array; offsets: Int32Array } {
+    this.fill(n);
+    const k = Math.min(n, this.ids.length);
+    const out = { ids: this.ids.slice(0, k), offsets: this.offsets.slice(0, k) };
+    this.ids = this.ids.subarray(k);
+    this.offsets = this.offsets.subarray(k);
+    return out;
+  }
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  if (a.length === 0) return b;
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Collects a piece of trace over several steps. */
+class PieceBuilder {
+  offsets: number[] = [];
+  surprisal: number[] = [];
+  rank: number[] = [];
+  layers = new Map<number, { grad: number[]; loss: number[]; theta: number[]; firstChunk: number; eta: number[]; alpha: number[]; momentum: number[] }>();
+
+  constructor(
+    readonly startToken: number,
+    memoryLayers: number[],
+  ) {
+    for (const l of memoryLayers) this.layers.set(l, { grad: [], loss: [], theta: [], firstChunk: -1, eta: [], alpha: [], momentum: [] });
+  }
+
+  get length(): number {
+    return this.offsets.length;
+  }
+
+  build(chunkSize: number): TracePiece {
+    const f = (a: number[]) => Float32Array.from(a);
+    return {
+      startToken: this.startToken,
+      chunkSize,
+      offsets: Int32Array.from(this.offsets),
+      surprisal: f(this.surprisal),
+      rank: Int32Array.from(this.rank),
+      layers: [...this.layers].map(([layer, l]): { layer: number } & LayerTrace => ({
+        layer,
+        grad: f(l.grad),
+        loss: f(l.loss),
+        theta: f(l.theta),
+        firstChunk: Math.max(0, l.firstChunk),
+        eta: f(l.eta),
+        alpha: f(l.alpha),
+        momentum: f(l.momentum),
+      })),
+    };
+  }
+}
+
+/** -ln softmax(row)[target] and the number of tokens ranked above the target. */
+function scoreToken(row: Float32Array, target: number): { surprisal: number; rank: number } {
+  let max = -Infinity;
+  for (let j = 0; j < row.length; j++) if (row[j]! > max) max = row[j]!;
+  let sum = 0;
+  let above = 0;
+  const t = row[target]!;
+  for (let j = 0; j < row.length; j++) {
+    sum += Math.exp(row[j]! - max);
+    if (row[j]! > t) above++;
+  }
+  return { surprisal: Math.log(sum) + max - t, rank: above };
+}
+
+/** Per-token and per-chunk memory signals of one step, averaged over memory heads, into the piece. */
+function addMemorySignals(piece: PieceBuilder, layer: number, reports: SurpriseReport[], stepStart: number, n: number): void {
+  const l = piece.layers.get(layer)!;
+  const base = l.grad.length;
+  for (let i = 0; i < n; i++) {
+    l.grad.push(NaN);
+    l.loss.push(NaN);
+    l.theta.push(NaN);
+  }
+  for (const r of reports) {
+    const G = r.memories;
+    for (let t = 0; t < r.length; t++) {
+      const local = r.start + t - stepStart;
+      if (local < 0 || local >= n) continue; // a chunk begun before this step (only after a misaligned resume)
+      let grad = 0;
+      let loss = 0;
+      let theta = 0;
+      for (let g = 0; g < G; g++) {
+        let sq = 0;
+        for (const gn of r.gradNorm) sq += gn[g * r.length + t]! ** 2;
+        grad += Math.sqrt(sq);
+        loss += r.loss[g * r.length + t]!;
+        theta += r.theta[g * r.length + t]!;
+      }
+      l.grad[base + local] = grad / G;
+      l.loss[base + local] = loss / G;
+      l.theta[base + local] = theta / G;
+    }
+    if (r.chunks > 0 && l.firstChunk < 0) l.firstChunk = r.firstChunk;
+    for (let c = 0; c < r.chunks; c++) {
+      let eta = 0;
+      let alpha = 0;
+      let mom = 0;
+      for (let g = 0; g < G; g++) {
+        eta += r.eta[g * r.chunks + c]!;
+        alpha += r.alpha[g * r.chunks + c]!;
+        mom += r.momentumNorm[g * r.chunks + c]!;
+      }
+      l.eta.push(eta / G);
+      l.alpha.push(alpha / G);
+      l.momentum.push(mom / G);
+    }
+  }
+}
+
+interface ReadingRow {
+  status: string;
+  tokensDone: number;
+  tokensTotal: number | null;
+  seconds: number;
+  checkpoint: Buffer | null;
+}
+
+/** Read (or go on reading) one document into the model's memory. */
+export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
+  const { db, docId, modelId, model, tokenizer } = o;
+  const now = () => new Date().toISOString();
+  const getRow = () =>
+    db.prepare(`SELECT status, tokens_done AS tokensDone, tokens_total AS tokensTotal, seconds, checkpoint FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, modelId) as ReadingRow | undefined;
+  let row = getRow();
+  if (!db.prepare(`SELECT 1 FROM documents WHERE id = ? AND status = 'ready'`).get(docId)) {
+    throw new ApiError('not_found', `Document ${docId} is not in the library.`, 'It may have been deleted.');
+  }
+  if (!row) {
+    db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'reading', ?, ?)`).run(docId, modelId, now(), now());
+    row = getRow()!;
+  }
+  if (row.status === 'done') return { outcome: 'done', tokensDone: row.tokensDone, tokensTotal: row.tokensTotal ?? row.tokensDone, seconds: row.seconds };
+  db.prepare(`UPDATE readings SET status = 'reading', error = NULL, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now(), docId, modelId);
+
+  const total = row.tokensTotal ?? countTokens(db, docId, tokenizer);
+  if (row.tokensTotal === null) db.prepare(`UPDATE readings SET tokens_total = ? WHERE doc_id = ? AND model_id = ?`).run(total, docId, modelId);
+  const docEnd = (db.prepare(`SELECT char_count FROM documents WHERE id = ?`).pluck().get(docId) as number) ?? 0;
+
+  // Resume from the last checkpoint: the state, and the logits that predict the next token.
+  let state: ModelState | null = null;
+  let lastLogits: Float32Array | null = null;
+  let pos = 0;
+  if (row.checkpoint) {
+    const c = decodeCheckpoint(row.checkpoint);
+    state = stateFromCheckpoint(c);
+    lastLogits = (c.tensors.find((t) => t.name === LAST_LOGITS)?.data as Float32Array | undefined) ?? null;
+    pos = state.pos;
+  }
+  // Pieces past the checkpoint cannot exist (they are written with it), but never keep a stale one.
+  db.prepare(`DELETE FROM surprise_traces WHERE doc_id = ? AND model_id = ? AND start_token >= ?`).run(docId, modelId, pos);
+  let pieceIndex = ((db.prepare(`SELECT max(piece) FROM surprise_traces WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, modelId) as number | null) ?? -1) + 1;
+
+  const step = stepSize(model, o.stepTokens);
+  const every = Math.max(step, Math.ceil((o.checkpointTokens ?? 4096) / step) * step);
+  const memoryLayers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
+  const V = model.config.vocabSize;
+  const tokens = new TokenReader(db, docId, tokenizer, pos);
+  let piece = new PieceBuilder(pos, memoryLayers);
+  let secondsBefore = row.seconds;
+  let sessionStart = performance.now();
+
+  const commit = (final: boolean) => {
+    const seconds = secondsBefore + (performance.now() - sessionStart) / 1000;
+    const built = piece.length > 0 ? piece.build(model.config.memory.chunkSize) : null;
+    const checkpoint = state && !final ? checkpointBytes(state, lastLogits) : null;
+    db.transaction(() => {
+      if (built) {
+        const startChar = built.offsets[0]!;
+        const endChar = tokens.peekOffset() ?? docEnd;
+        db.prepare(`INSERT INTO surprise_traces (doc_id, model_id, piece, start_token, tokens, start_char, end_char, data, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          docId, modelId, pieceIndex, built.startToken, built.offsets.length, startChar, endChar, encodeTracePiece(built), encodeSummary(summarize(built, endChar)),
+        );
+      }
+      if (final) {
+        const bytes = encodeCheckpoint(stateToCheckpoint(state!, { model: modelId, document: docId, tokens: pos }));
+        db.prepare(`INSERT OR REPLACE INTO memory_states (doc_id, model_id, tokens, seconds, backend, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(docId, modelId, pos, seconds, o.backend, bytes, now());
+        db.prepare(`UPDATE readings SET status = 'done', tokens_done = ?, seconds = ?, checkpoint = NULL, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(pos, seconds, now(), docId, modelId);
+      } else {
+        db.prepare(`UPDATE readings SET tokens_done = ?, seconds = ?, checkpoint = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(pos, seconds, checkpoint, now(), docId, modelId);
+      }
+    })();
+    if (built) pieceIndex++;
+    piece = new PieceBuilder(pos, memoryLayers);
+    secondsBefore = seconds;
+    sessionStart = performance.now();
+  };
+
+  try {
+    o.onProgress?.(pos, total);
+    while (pos < total) {
+      if (o.shouldStop?.()) {
+        commit(false);
+        db.prepare(`UPDATE readings SET status = 'paused' WHERE doc_id = ? AND model_id = ?`).run(docId, modelId);
+        return { outcome: 'paused', tokensDone: pos, tokensTotal: total, seconds: secondsBefore };
+      }
+      const { ids, offsets } = tokens.take(Math.min(step, total - pos));
+      if (ids.length === 0) break; // the text is shorter than counted (cannot happen unless it changed)
+      const n = ids.length;
+      const input = tf.tensor2d(ids, [1, n], 'int32');
+      const r = model.forward(input, state, { surprise: true });
+      input.dispose();
+      const logits = r.logits.dataSync() as Float32Array;
+      r.logits.dispose();
+      disposeModelState(state);
+      state = r.state;
+
+      for (let i = 0; i < n; i++) {
+        const prev = i === 0 ? lastLogits : logits.subarray((i - 1) * V, i * V);
+        const s = prev ? scoreToken(prev, ids[i]!) : { surprisal: NaN, rank: -1 };
+        piece.offsets.push(offsets[i]!);
+        piece.surprisal.push(s.surprisal);
+        piece.rank.push(s.rank);
+      }
+      lastLogits = logits.slice((n - 1) * V, n * V);
+      for (const l of memoryLayers) addMemorySignals(piece, l, r.surprise![l]!, pos, n);
+      pos += n;
+      if (piece.length >= every && pos < total) commit(false);
+      o.onProgress?.(pos, total);
+      await new Promise((resolve) => setImmediate(resolve)); // let a pause request in
+    }
+    if (!state) throw new ApiError('empty_file', 'The document has no text to read.');
+    commit(true);
+    return { outcome: 'done', tokensDone: pos, tokensTotal: total, seconds: secondsBefore };
+  } finally {
+    disposeModelState(state);
+  }
+}
+
+function checkpointBytes(state: ModelState, lastLogits: Float32Array | null): Uint8Array {
+  const c = stateToCheckpoint(state, { reader: 1 });
+  if (lastLogits) c.tensors.push({ name: LAST_LOGITS, shape: [lastLogits.length], data: lastLogits });
+  return encodeCheckpoint(c);
+}

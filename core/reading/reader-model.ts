@@ -1,0 +1,86 @@
+// The model that reads documents: a checkpoint file, identified by the sha256 of its bytes (the
+// "model version" every memory state and trace records), and registered in the library's models
+// table. Without a file of its own the library uses a default model it creates once, from a seed,
+// in its data folder; until a trained default ships (issue 7) that model is untrained and says so.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeCheckpoint, writeCheckpointFileSync, type JsonValue } from '../../models/checkpoint/format.js';
+import { modelConfig, type ModelConfig } from '../../models/model/config.js';
+import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
+import { TitansModel } from '../../models/model/model.js';
+import { ByteTokenizer, type Tokenizer } from '../../models/tokenizer/index.js';
+import { ApiError } from '../api/errors.js';
+import type { Db } from '../library/database.js';
+
+export const DEFAULT_MODEL_FILE = 'default-untrained.trd';
+export const DEFAULT_MODEL_NAME = 'Titans MAC small (untrained)';
+
+/** The default reader: MAC, byte-level, d=128, 2 layers (0.7M parameters; ~1,800 tokens/s on wasm). */
+export function defaultReaderConfig(): ModelConfig {
+  return modelConfig({ arch: 'mac', vocabSize: new ByteTokenizer().vocabSize, dim: 128, layers: 2, heads: 4, segment: 64, memory: { chunkSize: 16, heads: 2 } });
+}
+
+export interface ReaderModelInfo {
+  id: string;
+  name: string;
+  file: string;
+  arch: string;
+  parameters: number;
+  trained: boolean;
+}
+
+export interface LoadedReaderModel {
+  info: ReaderModelInfo;
+  model: TitansModel;
+  tokenizer: Tokenizer;
+}
+
+/** Write a fresh (untrained) model checkpoint, e.g. the default one or a small one for tests. */
+export function writeUntrainedModel(file: string, config: ModelConfig, opts: { seed?: number; name?: string } = {}): void {
+  const model = new TitansModel(config, { seed: opts.seed ?? 1 });
+  try {
+    const meta: Record<string, JsonValue> = { name: opts.name ?? `Titans ${config.arch.toUpperCase()} d${config.dim} x${config.layers} (untrained)`, trained: false };
+    writeCheckpointFileSync(file, modelToCheckpoint(model, new ByteTokenizer().spec, meta));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Load the reading model (creating the default one when no file is given) and register it. */
+export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): LoadedReaderModel {
+  let file = modelFile;
+  if (!file) {
+    file = path.join(dataDir, 'models', DEFAULT_MODEL_FILE);
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      writeUntrainedModel(file, defaultReaderConfig(), { seed: 1, name: DEFAULT_MODEL_NAME });
+    }
+  }
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new ApiError('not_found', `The model file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, 'Check the path given with --model or TITANS_MODEL.');
+  }
+  let loaded: ReturnType<typeof modelFromCheckpoint>;
+  try {
+    loaded = modelFromCheckpoint(decodeCheckpoint(bytes));
+  } catch (e) {
+    throw new ApiError('unreadable', `${path.basename(file)} is not a usable Titans model: ${(e as Error).message}.`, 'Choose a model file written by Titans Reader (titans-reader train).');
+  }
+  const id = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  const meta = loaded.meta;
+  const info: ReaderModelInfo = {
+    id,
+    name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)),
+    file: path.resolve(file),
+    arch: loaded.model.config.arch,
+    parameters: loaded.model.parameterCount,
+    trained: meta.trained !== false,
+  };
+  db.prepare(`INSERT OR IGNORE INTO models (id, name, file, arch, parameters, config, tokenizer, trained, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    info.id, info.name, info.file, info.arch, info.parameters, JSON.stringify(loaded.model.config), JSON.stringify(loaded.tokenizer.spec), info.trained ? 1 : 0, new Date().toISOString(),
+  );
+  return { info, model: loaded.model, tokenizer: loaded.tokenizer };
+}
