@@ -1,5 +1,6 @@
 // Builds the core: opens the library in the data folder and wires every API request to its handler.
 // The Electron shell, the browser host, the CLI and tests all start here.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppInfo } from './api/contract.js';
@@ -11,6 +12,9 @@ import { openDatabase, type Db } from './library/database.js';
 import { importFile as importDocument, sweepInterruptedImports } from './library/importer.js';
 import { LATEST_SCHEMA_VERSION } from './library/migrations.js';
 import { deleteDocument, findInDocument, getDetail, listDocuments, readBlocks } from './library/queries.js';
+import { ReadingQueue } from './reading/queue.js';
+import { listReadings } from './reading/status.js';
+import { surprisingPassages } from './reading/surprising.js';
 import { Uploads } from './library/uploads.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
 import { VERSION } from './version.js';
@@ -20,13 +24,27 @@ export interface CoreOptions {
   transport: AppInfo['transport'];
   /** The Electron shell provides the native open dialog; elsewhere there is none. */
   openFilesDialog?: () => Promise<string[]>;
+  reading?: ReadingOptions;
+}
+
+export interface ReadingOptions {
+  /** queue every newly imported document for reading into memory (the app: yes; the CLI: with --read) */
+  autoRead?: boolean;
+  /** the model checkpoint that reads (default: $TITANS_MODEL, else the library's default model) */
+  modelFile?: string;
+  /** a TensorFlow.js backend to force (default: $TITANS_BACKEND, else the first that works) */
+  backend?: string;
+  stepTokens?: number;
+  checkpointTokens?: number;
 }
 
 export interface Core {
   server: ApiServer;
   db: Db;
   info: AppInfo;
-  close(): void;
+  reading: ReadingQueue;
+  /** Pauses a reading in progress (it keeps a checkpoint), stops the model worker, closes the library. */
+  close(): Promise<void>;
 }
 
 export function createCore(opts: CoreOptions): Core {
@@ -36,6 +54,17 @@ export function createCore(opts: CoreOptions): Core {
   sweepInterruptedImports(db);
   const hub = new EventHub();
   const jobs = new JobRegistry(hub);
+  const readingOpts = opts.reading ?? {};
+  const modelFile = readingOpts.modelFile ?? process.env.TITANS_MODEL;
+  const backend = readingOpts.backend ?? process.env.TITANS_BACKEND;
+  const reading = new ReadingQueue(db, jobs, hub, {
+    databasePath,
+    dataDir: opts.dataDir,
+    ...(modelFile ? { modelFile: path.resolve(modelFile) } : {}),
+    ...(backend ? { backend } : {}),
+    ...(readingOpts.stepTokens ? { stepTokens: readingOpts.stepTokens } : {}),
+    ...(readingOpts.checkpointTokens ? { checkpointTokens: readingOpts.checkpointTokens } : {}),
+  });
   const uploads = new Uploads(path.join(opts.dataDir, 'uploads', String(process.pid)));
   const info: AppInfo = {
     name: PRODUCT_NAME,
@@ -55,14 +84,28 @@ export function createCore(opts: CoreOptions): Core {
         onProgress: (p) => job.progress(p.bytesDone, p.bytesTotal),
       });
       if (!result.duplicate) hub.emit('library.changed', {});
+      if (readingOpts.autoRead && !result.document.reading) autoRead(result.document.id, result.document.title);
       return result;
     });
+
+  // A failure to start reading (no usable model) must not fail the import: it is reported as a failed job.
+  const autoRead = (docId: number, title: string) =>
+    reading.start(docId).catch((e: unknown) => {
+      const error = ApiError.from(e).toJSON();
+      hub.emit('job.progress', { jobId: randomUUID(), kind: 'read', label: `Reading “${title}” into memory`, docId, state: 'failed', done: 0, total: 0, unit: 'tokens', ratePerSecond: null, etaSeconds: null, error });
+    });
+
+  // The app picks up what a crash or a closed window interrupted (the CLI does it in `read`).
+  if (readingOpts.autoRead) {
+    void reading.resumeInterrupted().catch((e: unknown) => console.error(`Reading into memory is unavailable: ${ApiError.from(e).message}`));
+  }
 
   const handlers: Handlers = {
     'app.info': () => info,
     'library.list': () => listDocuments(db),
     'library.get': ({ id }) => getDetail(db, id),
-    'library.delete': ({ id }) => {
+    'library.delete': async ({ id }) => {
+      await reading.release(id);
       const deleted = deleteDocument(db, id);
       if (deleted) hub.emit('library.changed', {});
       return { deleted };
@@ -80,6 +123,10 @@ export function createCore(opts: CoreOptions): Core {
     },
     'doc.blocks': ({ id, from, count }) => readBlocks(db, id, from, count),
     'doc.find': ({ id, query, caseSensitive, limit }) => findInDocument(db, id, query, caseSensitive, limit),
+    'reading.start': ({ id }) => reading.start(id),
+    'reading.pause': ({ id }) => ({ paused: reading.pause(id) }),
+    'reading.list': ({ id }) => listReadings(db, id === undefined ? {} : { docId: id }),
+    'doc.surprising': ({ id, top, signal }) => surprisingPassages(db, id, top, signal),
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'dialog.openFiles': async () => {
       if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');
@@ -91,8 +138,10 @@ export function createCore(opts: CoreOptions): Core {
     server: new ApiServer(handlers, hub),
     db,
     info,
-    close() {
+    reading,
+    async close() {
       jobs.cancelAll();
+      await reading.close();
       db.close();
     },
   };

@@ -39,7 +39,7 @@ async function openFilesDialog(): Promise<string[]> {
 }
 
 async function createWindow(): Promise<void> {
-  core = createCore({ dataDir: dataDir(), transport: 'electron', openFilesDialog });
+  core = createCore({ dataDir: dataDir(), transport: 'electron', openFilesDialog, reading: { autoRead: true } });
   const win = new BrowserWindow(mainWindowOptions(path.join(here, 'preload.cjs')));
   window = win;
   const unbridge = bridgeApi(ipcMain, core.server, win, rendererUrl);
@@ -79,8 +79,9 @@ app.whenReady().then(async () => {
 });
 
 app.on('window-all-closed', () => {
-  core?.close();
+  // A reading in progress pauses with a checkpoint before the app quits; it resumes on the next start.
+  const closing = core?.close();
   core = null;
-  app.quit();
+  void Promise.resolve(closing).finally(() => app.quit());
 });
 

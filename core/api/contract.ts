@@ -25,6 +25,31 @@ export type BlockInfo = z.infer<typeof BlockInfo>;
 export const DocumentFormat = z.enum(['text', 'markdown', 'pdf', 'epub', 'docx', 'html']);
 export type DocumentFormat = z.infer<typeof DocumentFormat>;
 
+export const ReadingState = z.enum(['queued', 'reading', 'paused', 'done', 'failed']);
+export type ReadingState = z.infer<typeof ReadingState>;
+const ErrorInfo = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+
+/** A document's latest reading into a model's memory, as the library list shows it. */
+export const ReadingBrief = z.object({
+  status: ReadingState,
+  tokensDone: z.number().int().nonnegative(), // at the last checkpoint (live progress comes as job events)
+  tokensTotal: z.number().int().nonnegative().nullable(),
+  modelId: z.string(),
+  modelName: z.string(),
+});
+export type ReadingBrief = z.infer<typeof ReadingBrief>;
+
+export const ReadingStatus = ReadingBrief.extend({
+  docId: id,
+  title: z.string(),
+  modelTrained: z.boolean(),
+  seconds: z.number().nonnegative(),
+  tokensPerSecond: z.number().nonnegative().nullable(),
+  error: ErrorInfo.nullable(),
+  updatedAt: z.string(),
+});
+export type ReadingStatus = z.infer<typeof ReadingStatus>;
+
 export const DocumentSummary = z.object({
   id,
   title: z.string(),
@@ -38,6 +63,7 @@ export const DocumentSummary = z.object({
   chapters: z.number().int().nonnegative(),
   pages: z.number().int().nonnegative(), // PDF pages, an EPUB's page list, or locations (~1,800 characters); 0 for text
   importedAt: z.string(), // ISO 8601
+  reading: ReadingBrief.nullable(),
 });
 export type DocumentSummary = z.infer<typeof DocumentSummary>;
 
@@ -72,15 +98,16 @@ export type ImportResult = z.infer<typeof ImportResult>;
 export const JobState = z.enum(['running', 'done', 'failed', 'cancelled']);
 export const JobProgress = z.object({
   jobId: z.string(),
-  kind: z.enum(['import']),
+  kind: z.enum(['import', 'read']),
   label: z.string(),
+  docId: id.optional(), // the document the job works on, once known
   state: JobState,
   done: z.number().nonnegative(),
   total: z.number().nonnegative(),
   unit: z.enum(['bytes', 'tokens', 'steps']),
   ratePerSecond: z.number().nonnegative().nullable(),
   etaSeconds: z.number().nonnegative().nullable(),
-  error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
+  error: ErrorInfo.optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
@@ -94,6 +121,17 @@ export const AppInfo = z.object({
   features: z.object({ nativeOpenDialog: z.boolean(), importByPath: z.boolean() }),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
+
+export const SurprisingPassage = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  line: z.number().int().positive(),
+  page: PageMark.nullable(), // the page or location it is on (null for plain text: use the line)
+  chapter: z.string().nullable(),
+  score: z.number(), // mean surprise over the passage's tokens
+  text: z.string(),
+});
+export type SurprisingPassage = z.infer<typeof SurprisingPassage>;
 
 const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
 const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
@@ -137,6 +175,17 @@ export const methods = {
       })
       .strict(),
     result: z.object({ matches: z.array(FindMatch), truncated: z.boolean() }),
+  },
+  /** Read documents into the model's memory (queued, one at a time) or resume them; already read: unchanged. */
+  'reading.start': { params: z.object({ id }).strict(), result: ReadingStatus },
+  /** Pause a reading (the one running stops at its next step, keeping a checkpoint). */
+  'reading.pause': { params: z.object({ id }).strict(), result: z.object({ paused: z.boolean() }) },
+  /** Every reading, newest first (all documents, or one). */
+  'reading.list': { params: z.object({ id: id.optional() }).strict(), result: z.array(ReadingStatus) },
+  /** The passages the memory (or the model) found most surprising, with their positions. */
+  'doc.surprising': {
+    params: z.object({ id, top: z.number().int().min(1).max(500).default(10), signal: z.enum(['memory', 'model']).default('memory') }).strict(),
+    result: z.object({ modelId: z.string(), modelName: z.string(), passages: z.array(SurprisingPassage) }),
   },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
   /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */

@@ -58,7 +58,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
         return 0;
     }
   } finally {
-    core.close();
+    await core.close();
   }
 }
 

@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const dataDir = resolveDataDir(dataDirFromArgs(argv));
-  const core = createCore({ dataDir, transport: 'websocket' });
+  const modelFile = argValue(argv, '--model');
+  const core = createCore({ dataDir, transport: 'websocket', reading: { autoRead: !argv.includes('--no-auto-read'), ...(modelFile ? { modelFile } : {}) } });
   const port = Number(argValue(argv, '--port') ?? process.env.TITANS_READER_PORT ?? 0);
   const host = await startHost({ api: core.server, rendererDir, port });
   console.log(`Library: ${core.info.databasePath}`);
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await host.close();
-    core.close();
+    await core.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -12,6 +12,8 @@ export class Job {
   private lastEmit = 0;
   private done = 0;
   private total = 0;
+  /** the first progress reported: work resumed from a checkpoint does not inflate the rate */
+  private base: { done: number; at: number } | null = null;
 
   constructor(
     readonly id: string,
@@ -19,6 +21,7 @@ export class Job {
     private readonly label: string,
     private readonly unit: JobProgress['unit'],
     private readonly hub: EventHub,
+    private readonly docId?: number,
   ) {}
 
   get signal(): AbortSignal {
@@ -26,6 +29,7 @@ export class Job {
   }
 
   progress(done: number, total: number): void {
+    if (!this.base && total > 0) this.base = { done, at: Date.now() };
     this.done = done;
     this.total = total;
     const now = Date.now();
@@ -40,8 +44,9 @@ export class Job {
   }
 
   private emit(state: JobProgress['state'], error?: ApiError): void {
-    const seconds = (Date.now() - this.startedAt) / 1000;
-    const rate = seconds > 0.05 && this.done > 0 ? this.done / seconds : null;
+    const from = this.base ?? { done: 0, at: this.startedAt };
+    const seconds = (Date.now() - from.at) / 1000;
+    const rate = seconds > 0.05 && this.done > from.done ? (this.done - from.done) / seconds : null;
     const eta = rate && this.total > this.done ? (this.total - this.done) / rate : state === 'running' ? null : 0;
     const payload: JobProgress = {
       jobId: this.id,
@@ -54,6 +59,7 @@ export class Job {
       ratePerSecond: rate,
       etaSeconds: eta,
     };
+    if (this.docId !== undefined) payload.docId = this.docId;
     if (error) payload.error = error.toJSON();
     this.hub.emit('job.progress', payload);
   }
@@ -65,9 +71,16 @@ export class JobRegistry {
   constructor(private readonly hub: EventHub) {}
 
   /** Run `work` as a job; its progress and outcome are broadcast, and it can be cancelled by id. */
-  async run<T>(kind: JobProgress['kind'], label: string, unit: JobProgress['unit'], requestedId: string | undefined, work: (job: Job) => Promise<T>): Promise<T> {
+  async run<T>(
+    kind: JobProgress['kind'],
+    label: string,
+    unit: JobProgress['unit'],
+    requestedId: string | undefined,
+    work: (job: Job) => Promise<T>,
+    about: { docId?: number } = {},
+  ): Promise<T> {
     const id = requestedId && !this.jobs.has(requestedId) ? requestedId : randomUUID();
-    const job = new Job(id, kind, label, unit, this.hub);
+    const job = new Job(id, kind, label, unit, this.hub, about.docId);
     this.jobs.set(id, job);
     job.progress(0, 0);
     try {
@@ -75,7 +88,9 @@ export class JobRegistry {
       job.finish('done');
       return result;
     } catch (e) {
-      const err = job.signal.aborted ? new ApiError('cancelled', `${label}: cancelled; nothing was changed.`) : ApiError.from(e);
+      // Work that stops with its own 'cancelled' error says what was kept (a paused reading keeps its memory).
+      const own = e instanceof ApiError && e.code === 'cancelled' ? e : null;
+      const err = job.signal.aborted ? (own ?? new ApiError('cancelled', `${label}: cancelled; nothing was changed.`)) : ApiError.from(e);
       job.finish(err.code === 'cancelled' ? 'cancelled' : 'failed', err);
       throw err;
     } finally {

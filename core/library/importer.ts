@@ -15,6 +15,7 @@ import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from '.
 import type { Db } from './database.js';
 import { DocumentWriter } from './document-writer.js';
 import { getSummary } from './queries.js';
+import { isAlive } from '../process.js';
 
 export const MAX_FILE_BYTES = 4 * 1024 ** 3;
 const READ_CHUNK = 1024 * 1024;
@@ -286,13 +287,4 @@ export function sweepInterruptedImports(db: Db): number {
     removed++;
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -102,6 +102,7 @@ export const migrations: Migration[] = [
         seconds       REAL NOT NULL DEFAULT 0, -- reading time, summed over sessions
         checkpoint    BLOB, -- the model state at tokens_done (TITANSRD memory-state), null when none
         error         TEXT, -- JSON {code, message, hint} when failed
+        reader_pid    INTEGER, -- the process reading it while status = 'reading'
         queued_at     TEXT NOT NULL,
         updated_at    TEXT NOT NULL,
         PRIMARY KEY (doc_id, model_id)

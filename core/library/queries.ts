@@ -2,23 +2,28 @@
 import type { DocumentDetail, DocumentSummary, FindMatch } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { countNewlines } from '../ingest/assembler.js';
+import { LATEST_READING_SQL, parseReadingBrief } from '../reading/status.js';
 import type { Db } from './database.js';
 
 const SUMMARY_SQL = `
   SELECT d.id, d.title, d.author, d.format, d.file_name AS fileName, d.file_size AS fileSize, d.encoding,
          d.char_count AS chars, d.line_count AS lines, d.imported_at AS importedAt,
          (SELECT count(*) FROM chapters c WHERE c.doc_id = d.id) AS chapters,
-         (SELECT count(*) FROM pages p WHERE p.doc_id = d.id) AS pages
+         (SELECT count(*) FROM pages p WHERE p.doc_id = d.id) AS pages,
+         ${LATEST_READING_SQL} AS reading
   FROM documents d WHERE d.status = 'ready'`;
 
+type SummaryRow = Omit<DocumentSummary, 'reading'> & { reading: string | null };
+const toSummary = (r: SummaryRow): DocumentSummary => ({ ...r, reading: parseReadingBrief(r.reading) });
+
 export function listDocuments(db: Db): DocumentSummary[] {
-  return db.prepare(`${SUMMARY_SQL} ORDER BY d.imported_at DESC, d.id DESC`).all() as DocumentSummary[];
+  return (db.prepare(`${SUMMARY_SQL} ORDER BY d.imported_at DESC, d.id DESC`).all() as SummaryRow[]).map(toSummary);
 }
 
 export function getSummary(db: Db, id: number): DocumentSummary {
-  const row = db.prepare(`${SUMMARY_SQL} AND d.id = ?`).get(id) as DocumentSummary | undefined;
+  const row = db.prepare(`${SUMMARY_SQL} AND d.id = ?`).get(id) as SummaryRow | undefined;
   if (!row) throw new ApiError('not_found', `Document ${id} is not in the library.`, 'It may have been deleted; refresh the library.');
-  return row;
+  return toSummary(row);
 }
 
 export function getDetail(db: Db, id: number): DocumentDetail {
@@ -86,4 +91,24 @@ export function findInDocument(db: Db, id: number, query: string, caseSensitive:
     carryLine = block.line + countNewlines(block.text.slice(0, block.text.length - keep));
   }
   return { matches, truncated: false };
+}
+
+/** The text in [start, end) and the line it starts on (for citations and passage lists). */
+export function textRange(db: Db, id: number, start: number, end: number): { text: string; line: number } {
+  const blocks = db
+    .prepare(`SELECT start_char AS start, start_line AS line, text FROM doc_blocks WHERE doc_id = ? AND start_char < ? AND start_char + char_len > ? ORDER BY idx`)
+    .all(id, Math.max(end, start + 1), start) as Array<{ start: number; line: number; text: string }>;
+  if (blocks.length === 0) return { text: '', line: 1 };
+  const first = blocks[0]!;
+  const joined = blocks.map((b) => b.text).join('');
+  return { text: joined.slice(start - first.start, end - first.start), line: first.line + countNewlines(first.text.slice(0, start - first.start)) };
+}
+
+/** The page (or location) and the chapter a position falls in. */
+export function placeOf(db: Db, id: number, offset: number): { page: { start: number; number: number; label: string | null } | null; chapter: string | null } {
+  const page = db.prepare(`SELECT start_char AS start, number, label FROM pages WHERE doc_id = ? AND start_char <= ? ORDER BY start_char DESC, idx DESC LIMIT 1`).get(id, offset) as
+    | { start: number; number: number; label: string | null }
+    | undefined;
+  const chapter = db.prepare(`SELECT title FROM chapters WHERE doc_id = ? AND start_char <= ? ORDER BY start_char DESC, idx DESC LIMIT 1`).pluck().get(id, offset) as string | undefined;
+  return { page: page ?? null, chapter: chapter ?? null };
 }

@@ -12,8 +12,8 @@ beforeAll(() => {
   dir = tempDir();
   core = createCore({ dataDir: dir, transport: 'in-process' });
 });
-afterAll(() => {
-  core.close();
+afterAll(async () => {
+  await core.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

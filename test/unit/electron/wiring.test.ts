@@ -49,8 +49,8 @@ describe('IPC bridge', () => {
     core = createCore({ dataDir: dir, transport: 'electron' });
     sent.length = 0;
   });
-  afterEach(() => {
-    core.close();
+  afterEach(async () => {
+    await core.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,0 +1,50 @@
+// Messages between the core and the model worker, validated on both sides (a process boundary in
+// spirit: the worker owns TensorFlow.js and the model; the core owns the queue and the UI's API).
+import { z } from 'zod';
+
+export const WorkerSettings = z.object({
+  databasePath: z.string(),
+  dataDir: z.string(),
+  /** a model checkpoint; absent: the library's default model */
+  modelFile: z.string().optional(),
+  /** force a TensorFlow.js backend (else the first that works) */
+  backend: z.string().optional(),
+  stepTokens: z.number().int().positive().optional(),
+  checkpointTokens: z.number().int().positive().optional(),
+});
+export type WorkerSettings = z.infer<typeof WorkerSettings>;
+
+export const ToWorker = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('read'), docId: z.number().int().positive() }),
+  /** stop after the current step, writing a checkpoint */
+  z.object({ type: z.literal('pause') }),
+]);
+export type ToWorker = z.infer<typeof ToWorker>;
+
+const ErrorShape = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+
+export const ModelInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  file: z.string(),
+  arch: z.string(),
+  parameters: z.number().int(),
+  trained: z.boolean(),
+});
+
+export const FromWorker = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), model: ModelInfo, backend: z.string() }),
+  /** the model could not be loaded: the worker exits */
+  z.object({ type: z.literal('fatal'), error: ErrorShape }),
+  z.object({ type: z.literal('progress'), docId: z.number().int(), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  z.object({
+    type: z.literal('finished'),
+    docId: z.number().int(),
+    outcome: z.enum(['done', 'paused']),
+    tokensDone: z.number().int().nonnegative(),
+    tokensTotal: z.number().int().nonnegative(),
+    seconds: z.number().nonnegative(),
+  }),
+  z.object({ type: z.literal('failed'), docId: z.number().int(), error: ErrorShape }),
+]);
+export type FromWorker = z.infer<typeof FromWorker>;

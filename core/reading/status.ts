@@ -1,0 +1,52 @@
+// What the library knows about readings into memory: for the status command, the UI and the API.
+import type { ReadingBrief, ReadingStatus } from '../api/contract.js';
+import type { Db } from '../library/database.js';
+
+interface Row {
+  docId: number;
+  title: string;
+  status: ReadingStatus['status'];
+  tokensDone: number;
+  tokensTotal: number | null;
+  modelId: string;
+  modelName: string;
+  trained: number;
+  seconds: number;
+  error: string | null;
+  updatedAt: string;
+}
+
+/** Readings, newest first; optionally of one document and/or one model. */
+export function listReadings(db: Db, filter: { docId?: number; modelId?: string } = {}): ReadingStatus[] {
+  const rows = db
+    .prepare(
+      `SELECT r.doc_id AS docId, d.title, r.status, r.tokens_done AS tokensDone, r.tokens_total AS tokensTotal, r.model_id AS modelId,
+              m.name AS modelName, m.trained, r.seconds, r.error, r.updated_at AS updatedAt
+       FROM readings r JOIN documents d ON d.id = r.doc_id JOIN models m ON m.id = r.model_id
+       WHERE d.status = 'ready' AND (@docId IS NULL OR r.doc_id = @docId) AND (@modelId IS NULL OR r.model_id = @modelId)
+       ORDER BY r.updated_at DESC, r.doc_id DESC`,
+    )
+    .all({ docId: filter.docId ?? null, modelId: filter.modelId ?? null }) as Row[];
+  return rows.map((r) => ({
+    docId: r.docId,
+    title: r.title,
+    status: r.status,
+    tokensDone: r.tokensDone,
+    tokensTotal: r.tokensTotal,
+    modelId: r.modelId,
+    modelName: r.modelName,
+    modelTrained: r.trained === 1,
+    seconds: r.seconds,
+    tokensPerSecond: r.seconds > 0 ? r.tokensDone / r.seconds : null,
+    error: r.error ? (JSON.parse(r.error) as ReadingStatus['error']) : null,
+    updatedAt: r.updatedAt,
+  }));
+}
+
+/** SQL for a document's latest reading as JSON (a column of the library list). */
+export const LATEST_READING_SQL = `(SELECT json_object('status', r.status, 'tokensDone', r.tokens_done, 'tokensTotal', r.tokens_total, 'modelId', r.model_id, 'modelName', m.name)
+   FROM readings r JOIN models m ON m.id = r.model_id WHERE r.doc_id = d.id ORDER BY r.updated_at DESC LIMIT 1)`;
+
+export function parseReadingBrief(json: string | null): ReadingBrief | null {
+  return json ? (JSON.parse(json) as ReadingBrief) : null;
+}

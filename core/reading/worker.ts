@@ -1,0 +1,70 @@
+// The model worker: owns TensorFlow.js, the reading model and its own connection to the library,
+// and reads one document at a time into memory when the core asks (core/reading/queue.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { selectBackend } from '../../models/backend.js';
+import { ApiError } from '../api/errors.js';
+import { openDatabase } from '../library/database.js';
+import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
+import { readDocument } from './read-document.js';
+import { loadReaderModel } from './reader-model.js';
+
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(FromWorker.parse(m));
+const settings = WorkerSettings.parse(workerData);
+let pauseRequested = false;
+const queue: number[] = [];
+let busy = false;
+
+async function main(): Promise<void> {
+  const warn = console.warn;
+  console.warn = () => {}; // tfjs' "install the node backend" banner
+  const backend = await selectBackend({ force: settings.backend }).finally(() => (console.warn = warn));
+  const db = openDatabase(settings.databasePath);
+  const reader = loadReaderModel(db, settings.dataDir, settings.modelFile);
+  send({ type: 'ready', model: reader.info, backend: backend.name });
+
+  const next = async (): Promise<void> => {
+    if (busy) return;
+    const docId = queue.shift();
+    if (docId === undefined) return;
+    busy = true;
+    pauseRequested = false;
+    try {
+      const r = await readDocument({
+        db,
+        docId,
+        modelId: reader.info.id,
+        model: reader.model,
+        tokenizer: reader.tokenizer,
+        backend: backend.name,
+        stepTokens: settings.stepTokens,
+        checkpointTokens: settings.checkpointTokens,
+        shouldStop: () => pauseRequested,
+        onProgress: (done, total) => send({ type: 'progress', docId, done, total }),
+      });
+      send({ type: 'finished', docId, ...r });
+    } catch (e) {
+      send({ type: 'failed', docId, error: ApiError.from(e).toJSON() });
+    } finally {
+      busy = false;
+      void next();
+    }
+  };
+
+  port.on('message', (raw: unknown) => {
+    const m = ToWorker.safeParse(raw);
+    if (!m.success) return; // only the core talks to this worker; ignore anything malformed
+    if (m.data.type === 'pause') pauseRequested = true;
+    else {
+      queue.push(m.data.docId);
+      void next();
+    }
+  });
+}
+
+main().catch((e: unknown) => {
+  const err = e instanceof ApiError ? e : new ApiError('unavailable', `The model could not be started: ${e instanceof Error ? e.message : String(e)}`, 'Reading into memory is unavailable; the library itself works.');
+  send({ type: 'fatal', error: err.toJSON() });
+  process.exitCode = 1;
+  port.close();
+});
