@@ -1,5 +1,6 @@
 // The command line: the same core as the app, in-process.
-//   titans-reader import FILE...   list   show ID [--text]   [--data DIR]
+//   titans-reader import FILE... [--read]   read [ID...]   status   surprise ID [--top N]
+//   list   show ID [--text]   where   train ...   [--data DIR] [--model FILE] [--backend NAME]
 import path from 'node:path';
 import type { ApiClient } from '../api/client.js';
 import { RemoteError } from '../api/client.js';
@@ -9,19 +10,37 @@ import { createInProcessClient } from '../api/in-process.js';
 import { createCore } from '../app.js';
 import { dataDirFromArgs, resolveDataDir } from '../paths.js';
 import { formatBytes, formatDuration, table } from './format.js';
+import { readAndWait, status, surprise } from './reading.js';
 
 const USAGE = `Usage: titans-reader <command> [options]
 
 Commands:
-  import FILE...     add text or Markdown files to the library
-  list               list the documents in the library
-  show ID [--text]   show a document's details and chapters (and its text)
-  where              print where the library lives
-  train FILE... --out MODEL   train a Titans model on text files (see: train --help)
+  import FILE... [--read]   add documents (PDF, EPUB, DOCX, HTML, Markdown, text); --read also
+                            reads them into the model's memory
+  read [ID...]              read documents into memory, or resume them; without IDs, resume
+                            every reading that was queued or interrupted (Ctrl+C pauses)
+  status                    the readings: progress, speed, model, errors
+  surprise ID [--top N] [--signal memory|model]
+                            the passages the memory (or the model) found most surprising
+  list                      list the documents in the library
+  show ID [--text]          show a document's details and chapters (and its text)
+  where                     print where the library lives
+  train FILE... --out MODEL train a Titans model on text files (see: train --help)
 
 Options:
   --data DIR         the library's folder (default: $TITANS_READER_DATA, else your user data folder)
+  --model FILE       the model that reads (default: $TITANS_MODEL, else the library's default model)
+  --backend NAME     node-gpu, node, wasm or cpu (default: $TITANS_BACKEND, else the fastest that works)
   -h, --help         show this help`;
+
+/** `--name VALUE` or `--name=VALUE`, removed from args. */
+function takeOption(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === name && args[i + 1] !== undefined) return args.splice(i, 2)[1];
+    if (args[i]!.startsWith(`${name}=`)) return args.splice(i, 1)[0]!.slice(name.length + 1);
+  }
+  return undefined;
+}
 
 export async function run(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): Promise<number> {
   const dataFlag = dataDirFromArgs(argv);
@@ -39,16 +58,49 @@ export async function run(argv: string[], out: (s: string) => void = console.log
     }
     return trainCommand(rest, out, err);
   }
-  if (!['import', 'list', 'show', 'where'].includes(command)) {
+  if (!['import', 'read', 'status', 'surprise', 'list', 'show', 'where'].includes(command)) {
     err(`Unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
-  const core = createCore({ dataDir: resolveDataDir(dataFlag), transport: 'in-process' });
+  const modelFile = takeOption(rest, '--model');
+  const backend = takeOption(rest, '--backend');
+  const core = createCore({ dataDir: resolveDataDir(dataFlag), transport: 'in-process', reading: { ...(modelFile ? { modelFile } : {}), ...(backend ? { backend } : {}) } });
   try {
     const api = createInProcessClient(core.server);
     switch (command) {
-      case 'import':
-        return await importFiles(api, rest, out, err);
+      case 'import': {
+        const read = rest.includes('--read');
+        const files = rest.filter((a) => a !== '--read');
+        const imported: number[] = [];
+        const code = await importFiles(api, files, out, err, imported);
+        if (!read || imported.length === 0) return code;
+        return Math.max(code, await readAndWait(core, api, imported, out, err));
+      }
+      case 'read': {
+        const ids = rest.map(Number);
+        if (ids.some((id) => !Number.isInteger(id) || id <= 0)) {
+          err('read: give document IDs (see: titans-reader list), or none to resume what waits.');
+          return 2;
+        }
+        return await readAndWait(core, api, ids, out, err);
+      }
+      case 'status':
+        return await status(api, out);
+      case 'surprise': {
+        const id = Number(rest[0]);
+        const top = Number(takeOption(rest, '--top') ?? 10);
+        const signal = takeOption(rest, '--signal') ?? 'memory';
+        if (!Number.isInteger(id) || id <= 0 || !Number.isInteger(top) || top < 1 || (signal !== 'memory' && signal !== 'model')) {
+          err('surprise: give a document ID, optionally --top N and --signal memory|model.');
+          return 2;
+        }
+        try {
+          return await surprise(api, id, top, signal, out);
+        } catch (e) {
+          err(describeError(e));
+          return 1;
+        }
+      }
       case 'list':
         return await list(api, out);
       case 'show':
@@ -62,7 +114,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
   }
 }
 
-async function importFiles(api: ApiClient, files: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+async function importFiles(api: ApiClient, files: string[], out: (s: string) => void, err: (s: string) => void, imported: number[] = []): Promise<number> {
   if (files.length === 0) {
     err('import: name at least one file.');
     return 2;
@@ -78,8 +130,9 @@ async function importFiles(api: ApiClient, files: string[], out: (s: string) => 
   for (const file of files) {
     try {
       const { document: d, duplicate } = await api.call('library.importPath', { path: path.resolve(file) });
+      imported.push(d.id);
       if (interactive) process.stderr.write('\r\x1b[K');
-      out(duplicate ? `${file}: already in the library as #${d.id} "${d.title}"` : `${file}: imported as #${d.id} "${d.title}" (${d.chars.toLocaleString('en')} characters, ${d.chapters} chapter${d.chapters === 1 ? "" : "s"}, ${d.encoding})`);
+      out(duplicate ? `${file}: already in the library as #${d.id} "${d.title}"` : `${file}: imported as #${d.id} "${d.title}" (${d.format}, ${d.chars.toLocaleString('en')} characters, ${d.chapters} chapter${d.chapters === 1 ? "" : "s"}${d.pages > 0 ? `, ${d.pages} ${d.format === 'pdf' ? 'pages' : 'locations'}` : ''}${d.format === 'text' || d.format === 'markdown' ? `, ${d.encoding}` : ''})`);
     } catch (e) {
       if (interactive) process.stderr.write('\r\x1b[K');
       failures++;
@@ -110,6 +163,8 @@ async function show(api: ApiClient, rest: string[], out: (s: string) => void, er
     const d = await api.call('library.get', { id });
     out(`#${d.id} ${d.title}${d.author ? ` by ${d.author}` : ''}`);
     out(`File: ${d.fileName} (${formatBytes(d.fileSize)}, ${d.format}, ${d.encoding})`);
+    if (d.pages > 0) out(`${d.format === 'pdf' ? 'Pages' : 'Locations'}: ${d.pages.toLocaleString('en')}`);
+    if (d.reading) out(`Memory: ${d.reading.status} (${d.reading.tokensDone.toLocaleString('en')} of ${d.reading.tokensTotal?.toLocaleString('en') ?? '?'} tokens, ${d.reading.modelName})`);
     out(`Text: ${d.chars.toLocaleString('en')} characters, ${d.lines.toLocaleString('en')} lines, imported ${d.importedAt}`);
     if (d.chapterList.length > 0) {
       out('Chapters:');

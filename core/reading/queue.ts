@@ -63,6 +63,7 @@ export class ReadingQueue {
   async start(docId: number): Promise<ReadingStatus> {
     getSummary(this.db, docId); // not_found for a missing document
     const { model } = await this.model();
+    this.readyModelId = model.id;
     const now = new Date().toISOString();
     const row = this.db.prepare(`SELECT status, reader_pid AS pid FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, model.id) as { status: string; pid: number | null } | undefined;
     if (!row) {
@@ -110,8 +111,10 @@ export class ReadingQueue {
   }
 
   /** Resolves when nothing is being read and nothing of this model waits. */
-  whenIdle(): Promise<void> {
-    if (!this.current && !this.nextQueued()) return Promise.resolve();
+  async whenIdle(): Promise<void> {
+    if (!this.ready) return;
+    this.readyModelId = (await this.ready).model.id;
+    if (!this.current && !this.nextQueued()) return;
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -120,10 +123,12 @@ export class ReadingQueue {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     if (this.current) await this.release(this.current.docId);
     await this.worker?.terminate();
     this.worker = null;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private startWorker(): Promise<{ model: ModelInfo; backend: string }> {

@@ -19,7 +19,7 @@ describe('titans-reader CLI', () => {
     const bad = writeFile(dir, 'bad.txt', '');
     const imported = await cli('import', book, bad, '--data', data);
     expect(imported.code).toBe(1); // one of two failed
-    expect(imported.out).toMatch(/book\.txt: imported as #1 "CLI Book" \(.* characters, 3 chapters, utf-8\)/);
+    expect(imported.out).toMatch(/book\.txt: imported as #1 "CLI Book" \(text, .* characters, 3 chapters, utf-8\)/);
     expect(imported.err).toMatch(/bad\.txt: bad\.txt is empty/);
     const list = await cli('list', `--data=${data}`);
     expect(list.code).toBe(0);

@@ -16,9 +16,9 @@ let core: Core;
 let api: ApiClient;
 const events: JobProgress[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir('titans-queue-');
-  const modelFile = writeTinyReaderModel(dir);
+  const modelFile = await writeTinyReaderModel(dir);
   core = createCore({ dataDir: path.join(dir, 'data'), transport: 'in-process', reading: { modelFile, backend: 'wasm', stepTokens: 64, checkpointTokens: 512 } });
   api = createInProcessClient(core.server);
   api.on('job.progress', (p) => events.push(p));

@@ -25,7 +25,7 @@ beforeAll(async () => {
   await useBackend('wasm'); // the backend the app reads with when there is no native one
   dir = tempDir('titans-reading-');
   db = openDatabase(path.join(dir, 'library.sqlite'));
-  m = loadReaderModel(db, dir, writeTinyReaderModel(dir));
+  m = loadReaderModel(db, dir, await writeTinyReaderModel(dir));
 });
 afterAll(() => {
   m.model.dispose();
