@@ -16,10 +16,11 @@ export interface Host {
   process: ChildProcess;
 }
 
-export async function startHost(): Promise<Host> {
+/** A host with its own library; `args` go to the host (default: no reading into memory on import). */
+export async function startHost(args: string[] = ['--no-auto-read']): Promise<Host> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-e2e-'));
   const dataDir = path.join(workDir, 'data');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'core/host/main.ts', '--data', dataDir, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/host/main.ts', '--data', dataDir, '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 30_000);
@@ -47,9 +48,15 @@ export async function stopHost(host: Host): Promise<void> {
   fs.rmSync(host.workDir, { recursive: true, force: true });
 }
 
-export const test = base.extend<{ host: Host }>({
+export const test = base.extend<{ host: Host; readingHost: Host }>({
   host: async ({}, use) => {
     const host = await startHost();
+    await use(host);
+    await stopHost(host);
+  },
+  /** as the app runs for a user: every import is read into memory by the default model */
+  readingHost: async ({}, use) => {
+    const host = await startHost([]);
     await use(host);
     await stopHost(host);
   },

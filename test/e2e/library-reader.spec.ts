@@ -102,7 +102,7 @@ test('a bad file fails alone with a clear message; delete asks first', async ({ 
 
   await page.getByTestId('file-input').setInputFiles([good, pdf, empty]);
   await expect(page.getByTestId('doc-row')).toHaveCount(1);
-  await expect(page.getByTestId('notice').filter({ hasText: 'Could not import report.txt' })).toContainText('looks like a PDF');
+  await expect(page.getByTestId('notice').filter({ hasText: 'Could not import report.txt' })).toContainText(/report\.txt (is not a valid PDF|could not be opened as a PDF)/);
   await expect(page.getByTestId('notice').filter({ hasText: 'Could not import empty.txt' })).toContainText('is empty');
   await shot(page, '06-bad-files');
 
