@@ -1,19 +1,21 @@
 // Errors that cross the API boundary: a stable code, a sentence for the user, and what to do.
-export type ApiErrorCode =
-  | 'bad_request' // the message failed validation
-  | 'unknown_method'
-  | 'not_found'
-  | 'empty_file'
-  | 'binary_file'
-  | 'unsupported_format'
-  | 'bad_encoding'
-  | 'too_large'
-  | 'unreadable'
-  | 'db_too_new'
-  | 'cancelled'
-  | 'unauthorized'
-  | 'unavailable' // not offered by this transport (e.g. a native dialog in the browser host)
-  | 'internal';
+export const API_ERROR_CODES = [
+  'bad_request', // the message failed validation
+  'unknown_method',
+  'not_found',
+  'empty_file',
+  'binary_file',
+  'unsupported_format',
+  'bad_encoding',
+  'too_large',
+  'unreadable',
+  'db_too_new',
+  'cancelled',
+  'unauthorized',
+  'unavailable', // not offered by this transport (e.g. a native dialog in the browser host), or the model cannot start
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export interface ApiErrorShape {
   code: ApiErrorCode;

@@ -50,7 +50,9 @@ export async function readAndWait(core: Core, api: ApiClient, ids: number[], out
         err(`#${id}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    await Promise.race([core.reading.whenIdle(), new Promise<void>((resolve) => process.once('SIGINT', () => void closing?.then(resolve)))]);
+    let onClosed: (() => void) | undefined;
+    await Promise.race([core.reading.whenIdle(), new Promise<void>((resolve) => process.once('SIGINT', (onClosed = () => void closing?.then(resolve))))]);
+    if (onClosed) process.off('SIGINT', onClosed);
   } finally {
     process.off('SIGINT', onSigint);
     off();

@@ -88,8 +88,9 @@ export class JobRegistry {
       job.finish('done');
       return result;
     } catch (e) {
-      // Work that stops with its own 'cancelled' error says what was kept (a paused reading keeps its memory).
-      const own = e instanceof ApiError && e.code === 'cancelled' ? e : null;
+      // Work that stops with its own error says what happened (a paused reading: what was kept; a
+      // failure that came before the cancel reached it: the failure).
+      const own = e instanceof ApiError ? e : null;
       const err = job.signal.aborted ? (own ?? new ApiError('cancelled', `${label}: cancelled; nothing was changed.`)) : ApiError.from(e);
       job.finish(err.code === 'cancelled' ? 'cancelled' : 'failed', err);
       throw err;

@@ -1,6 +1,7 @@
 // Messages between the core and the model worker, validated on both sides (a process boundary in
 // spirit: the worker owns TensorFlow.js and the model; the core owns the queue and the UI's API).
 import { z } from 'zod';
+import { API_ERROR_CODES } from '../api/errors.js';
 
 export const WorkerSettings = z.object({
   databasePath: z.string(),
@@ -21,7 +22,7 @@ export const ToWorker = z.discriminatedUnion('type', [
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
 
-const ErrorShape = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+const ErrorShape = z.object({ code: z.enum(API_ERROR_CODES), message: z.string(), hint: z.string().optional() });
 
 export const ModelInfo = z.object({
   id: z.string(),

@@ -18,10 +18,18 @@ type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 
 interface Current {
   docId: number;
+  modelId: string;
   job: Job;
   resolve: () => void;
   reject: (e: ApiError) => void;
+  /** Read was asked for again while the pause was on its way: queue it again once it has stopped. */
+  requeue: boolean;
 }
+
+/** How long close() and release() wait for the worker to stop at a step before ending it (the checkpoint keeps the work). */
+const STOP_TIMEOUT_MS = 15_000;
+/** Worker crashes in a row after which queued readings wait for the user instead of restarting it. */
+const MAX_CRASHES = 3;
 
 /** A worker from this module's sibling worker file; under tsx or vitest (.ts sources) tsx is registered inside it first. */
 function spawnWorker(settings: WorkerSettings): Worker {
@@ -38,11 +46,12 @@ export class ReadingQueue {
   private ready: Promise<{ model: ModelInfo; backend: string }> | null = null;
   private current: Current | null = null;
   private closed = false;
+  private crashes = 0;
   /** the reading model's id, once the worker has started */
   private readyModelId: string | null = null;
-  /** called when the current reading has ended (release before a delete) */
+  /** called when the current reading has ended (release before a delete, close) */
   private currentWaiters: Array<() => void> = [];
-  /** settles when the queue has nothing left to read (for the CLI) */
+  /** settle when the queue has nothing left to read (for the CLI) */
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -56,23 +65,27 @@ export class ReadingQueue {
   async model(): Promise<{ model: ModelInfo; backend: string }> {
     if (this.closed) throw new ApiError('unavailable', 'The library is closing.');
     if (!this.ready) this.ready = this.startWorker();
-    return this.ready;
+    const ready = await this.ready;
+    this.readyModelId = ready.model.id;
+    return ready;
   }
 
   /** Queue a document for reading into memory (or resume it); returns its reading status. */
   async start(docId: number): Promise<ReadingStatus> {
     getSummary(this.db, docId); // not_found for a missing document
     const { model } = await this.model();
-    this.readyModelId = model.id;
     const now = new Date().toISOString();
     const row = this.db.prepare(`SELECT status, reader_pid AS pid FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, model.id) as { status: string; pid: number | null } | undefined;
     if (!row) {
       this.db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`).run(docId, model.id, now, now);
+    } else if (this.current?.docId === docId) {
+      if (this.current.job.signal.aborted) this.current.requeue = true; // Resume pressed while pausing
     } else if (row.status === 'reading' && row.pid !== null && row.pid !== process.pid && isAlive(row.pid)) {
       throw new ApiError('unavailable', `Another Titans Reader process (pid ${row.pid}) is reading this document now.`, 'Wait for it to finish, or close it; reading then resumes here from its last checkpoint.');
-    } else if (row.status !== 'done' && !(this.current?.docId === docId)) {
-      this.db.prepare(`UPDATE readings SET status = 'queued', error = NULL, queued_at = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now, now, docId, model.id);
+    } else if (row.status !== 'done') {
+      this.db.prepare(`UPDATE readings SET status = 'queued', error = NULL, reader_pid = NULL, queued_at = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now, now, docId, model.id);
     }
+    this.crashes = 0; // the user asked: try again even after crashes
     this.hub.emit('library.changed', {});
     this.pump();
     return this.status(docId, model.id);
@@ -81,6 +94,7 @@ export class ReadingQueue {
   /** Pause a document: the one being read stops after its current step with a checkpoint; a queued one waits. */
   pause(docId: number): boolean {
     if (this.current?.docId === docId) {
+      this.current.requeue = false;
       this.current.job.controller.abort();
       return true;
     }
@@ -89,12 +103,19 @@ export class ReadingQueue {
     return changed;
   }
 
-  /** Stop reading a document about to be deleted, and wait until the worker has let go of it. */
+  /** Stop reading a document (about to be deleted, or the app closes) and wait until the worker has let go of it. */
   async release(docId: number): Promise<void> {
     if (this.current?.docId !== docId) return;
-    const settled = new Promise<void>((resolve) => this.waitForCurrent(resolve));
+    const settled = new Promise<void>((resolve) => this.currentWaiters.push(resolve));
+    this.current.requeue = false;
     this.current.job.controller.abort();
-    await settled;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
+    if ((await Promise.race([settled, late])) === 'late') {
+      await this.worker?.terminate(); // onWorkerGone settles the reading; its last checkpoint stays
+      await settled;
+    }
+    clearTimeout(timer);
   }
 
   /** Queue again what a crash or a closed app interrupted, and start reading it. */
@@ -110,10 +131,10 @@ export class ReadingQueue {
     return waiting;
   }
 
-  /** Resolves when nothing is being read and nothing of this model waits. */
+  /** Resolves when nothing is being read and nothing of this model waits (or the queue closed). */
   async whenIdle(): Promise<void> {
-    if (!this.ready) return;
-    this.readyModelId = (await this.ready).model.id;
+    if (!this.ready || this.closed) return;
+    await this.ready.catch(() => {});
     if (!this.current && !this.nextQueued()) return;
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -122,12 +143,22 @@ export class ReadingQueue {
     return listReadings(this.db, { docId, modelId })[0]!;
   }
 
+  /** Stop: the reading in progress stops at its step with a checkpoint and is queued again for the next start. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.current) await this.release(this.current.docId);
-    await this.worker?.terminate();
+    const cur = this.current;
+    if (cur) {
+      await this.release(cur.docId);
+      this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
+    }
+    const worker = this.worker;
     this.worker = null;
+    await worker?.terminate();
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -136,32 +167,41 @@ export class ReadingQueue {
     this.worker = worker;
     const ready = new Promise<{ model: ModelInfo; backend: string }>((resolve, reject) => {
       worker.on('message', (raw: unknown) => {
+        if (this.worker !== worker) return; // a worker already replaced
         const parsed = FromWorker.safeParse(raw);
         if (!parsed.success) return;
         const m = parsed.data;
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
-        else if (m.type === 'fatal') reject(new ApiError(m.error.code as ApiError['code'], m.error.message, m.error.hint));
+        else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
         else this.onWorkerMessage(m);
       });
-      worker.on('error', (e) => {
-        reject(new ApiError('unavailable', `The model worker failed to start: ${e.message}`, 'Reading into memory is unavailable; the library itself works.'));
-        this.onWorkerGone(e.message);
-      });
-      worker.on('exit', (code) => {
-        reject(new ApiError('unavailable', `The model worker stopped (exit code ${code}).`));
-        this.onWorkerGone(`exit code ${code}`);
-      });
+      const gone = (why: string) => {
+        reject(new ApiError('unavailable', `The model worker could not start (${why}).`, 'Reading into memory is unavailable; the library itself works.'));
+        if (this.worker === worker) this.onWorkerGone(why);
+      };
+      worker.on('error', (e) => gone(e.message));
+      worker.on('exit', (code) => gone(`exit code ${code}`));
     });
-    ready.catch(() => (this.ready = null)); // a later call tries again
+    ready.catch(() => {
+      if (this.ready === ready) this.ready = null; // a later call tries again
+      this.settleIdle();
+    });
+    this.ready = ready;
     return ready;
   }
 
   private onWorkerGone(why: string): void {
     this.worker = null;
     this.ready = null;
-    if (this.current && !this.closed) {
-      this.fail(this.current.docId, new ApiError('internal', `The model worker stopped unexpectedly (${why}).`, 'Start reading again: it resumes from the last checkpoint.'));
+    const cur = this.current;
+    if (!cur) return;
+    if (this.closed) {
+      // closing: the row keeps its last checkpoint and is queued again by close()
+      cur.reject(new ApiError('cancelled', 'Reading stopped as the app closed; it resumes from its last checkpoint.'));
+      return;
     }
+    this.crashes++;
+    this.fail(cur.docId, new ApiError('internal', `The model worker stopped unexpectedly (${why}).`, 'Start reading again: it resumes from the last checkpoint.'));
   }
 
   private onWorkerMessage(m: Exclude<FromWorker, { type: 'ready' | 'fatal' }>): void {
@@ -169,12 +209,13 @@ export class ReadingQueue {
     if (!cur || cur.docId !== m.docId) return;
     if (m.type === 'progress') cur.job.progress(m.done, m.total);
     else if (m.type === 'finished') {
+      this.crashes = 0;
       if (m.outcome === 'done') cur.resolve();
       else {
         const pct = m.tokensTotal > 0 ? Math.floor((100 * m.tokensDone) / m.tokensTotal) : 0;
         cur.reject(new ApiError('cancelled', `Reading paused at ${pct}%; the memory so far is kept.`, 'Start reading again to continue from where it stopped.'));
       }
-    } else this.fail(m.docId, new ApiError(m.error.code as ApiError['code'], m.error.message, m.error.hint));
+    } else this.fail(m.docId, new ApiError(m.error.code, m.error.message, m.error.hint));
   }
 
   private fail(docId: number, error: ApiError): void {
@@ -183,32 +224,47 @@ export class ReadingQueue {
   }
 
   private nextQueued(): { docId: number; modelId: string } | null {
-    const model = this.readyModelId;
-    if (!model) return null;
-    return (this.db.prepare(`SELECT doc_id AS docId, model_id AS modelId FROM readings WHERE status = 'queued' AND model_id = ? ORDER BY queued_at, doc_id LIMIT 1`).get(model) as { docId: number; modelId: string } | undefined) ?? null;
+    if (!this.readyModelId) return null;
+    return (this.db.prepare(`SELECT doc_id AS docId, model_id AS modelId FROM readings WHERE status = 'queued' AND model_id = ? ORDER BY queued_at, doc_id LIMIT 1`).get(this.readyModelId) as { docId: number; modelId: string } | undefined) ?? null;
+  }
+
+  /** Take the next queued reading, atomically: another process (the CLI beside the app) may be taking one too. */
+  private claimNext(): { docId: number; modelId: string } | null {
+    return this.db
+      .transaction(() => {
+        const next = this.nextQueued();
+        if (!next) return null;
+        this.db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, updated_at = ? WHERE doc_id = ? AND model_id = ? AND status = 'queued'`).run(process.pid, new Date().toISOString(), next.docId, next.modelId);
+        return next;
+      })
+      .immediate();
   }
 
   private pump(): void {
-    if (this.current || this.closed || !this.ready) return;
-    void this.ready.then(({ model }) => {
-      this.readyModelId = model.id;
-      if (this.current || this.closed) return;
-      const next = this.nextQueued();
-      if (!next) {
-        for (const w of this.idleWaiters.splice(0)) w();
-        return;
-      }
-      this.run(next.docId, model.id);
-    }, () => {});
+    if (this.current || this.closed) return;
+    if (!this.ready) {
+      // the worker is gone (it crashed): start another for what waits, unless it keeps crashing
+      if (this.crashes >= MAX_CRASHES || !this.nextQueued()) return this.settleIdle();
+      this.ready = this.startWorker();
+    }
+    void this.ready.then(
+      ({ model }) => {
+        this.readyModelId = model.id;
+        if (this.current || this.closed) return;
+        const next = this.claimNext();
+        if (!next) return this.settleIdle();
+        this.run(next.docId, next.modelId);
+      },
+      () => this.settleIdle(),
+    );
   }
 
   private run(docId: number, modelId: string): void {
     const title = getSummary(this.db, docId).title;
-    this.db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(process.pid, new Date().toISOString(), docId, modelId);
     this.hub.emit('library.changed', {});
     const work = (job: Job) =>
       new Promise<void>((resolve, reject) => {
-        this.current = { docId, job, resolve, reject };
+        this.current = { docId, modelId, job, resolve, reject, requeue: false };
         this.post({ type: 'read', docId });
         job.signal.addEventListener('abort', () => this.post({ type: 'pause' }), { once: true });
       });
@@ -216,17 +272,16 @@ export class ReadingQueue {
       .run('read', `Reading “${title}” into memory`, 'tokens', undefined, work, { docId })
       .catch(() => {}) // the job's own event carries the error to the UI
       .finally(() => {
-        this.db.prepare(`UPDATE readings SET reader_pid = NULL WHERE doc_id = ? AND model_id = ?`).run(docId, modelId);
+        const requeue = this.current?.requeue === true && !this.closed;
+        this.db
+          .prepare(`UPDATE readings SET reader_pid = NULL${requeue ? `, status = 'queued'` : ''} WHERE doc_id = ? AND model_id = ?${requeue ? ` AND status = 'paused'` : ''}`)
+          .run(docId, modelId);
         const waiters = this.currentWaiters.splice(0);
         this.current = null;
         for (const w of waiters) w();
         this.hub.emit('library.changed', {});
         this.pump();
       });
-  }
-
-  private waitForCurrent(resolve: () => void): void {
-    this.currentWaiters.push(resolve);
   }
 
   private post(m: ToWorker): void {

@@ -1,6 +1,6 @@
 // Reading a document into the model's neural memory (DESIGN.md data flow 2). Tokens stream from the
 // stored text through the model step by step (a step is whole MAC segments); every token's surprise
-// and every memory chunk's gates are recorded; every `checkpointTokens` tokens one transaction
+// and every memory chunk's gates are recorded; every `checkpointTokens` tokens (8,192) one transaction
 // writes the trace piece, the model state (float32, so a resumed read equals an uninterrupted one)
 // and the progress. At the end the state is saved as the document's memory for this model version.
 import * as tf from '@tensorflow/tfjs';
@@ -23,7 +23,7 @@ export interface ReadOptions {
   backend: string;
   /** tokens per forward call (rounded to whole MAC segments / memory chunks); default ~256 */
   stepTokens?: number;
-  /** tokens between checkpoints (rounded up to whole steps); default 4096 */
+  /** tokens between checkpoints (rounded up to whole steps); default 8192 */
   checkpointTokens?: number;
   /** polled between steps: true pauses (a checkpoint is written first, so nothing is lost) */
   shouldStop?: () => boolean;
@@ -33,6 +33,11 @@ export interface ReadOptions {
 export type ReadOutcome = { outcome: 'done' | 'paused'; tokensDone: number; tokensTotal: number; seconds: number };
 
 const LAST_LOGITS = 'reader.lastLogits';
+/**
+ * Tokens between checkpoints: at ~2,000 tokens/s a crash loses at most ~4 s of reading, and a trace
+ * piece (~22 bytes a token) fills whole 64 KiB database pages with little slack.
+ */
+export const DEFAULT_CHECKPOINT_TOKENS = 8192;
 const BLOCKS_PER_QUERY = 8;
 
 export function stepSize(model: TitansModel, wanted = 256): number {
@@ -55,9 +60,17 @@ function* tokenStream(db: Db, docId: number, tokenizer: Tokenizer): Generator<{ 
   }
 }
 
-export function countTokens(db: Db, docId: number, tokenizer: Tokenizer): number {
+/** Tokens in the document; null when stopped on the way (a long book takes a while to count). */
+export async function countTokens(db: Db, docId: number, tokenizer: Tokenizer, shouldStop: () => boolean = () => false): Promise<number | null> {
   let n = 0;
-  for (const t of tokenStream(db, docId, tokenizer)) n += t.ids.length;
+  let blocks = 0;
+  for (const t of tokenStream(db, docId, tokenizer)) {
+    n += t.ids.length;
+    if (++blocks % 32 === 0) {
+      await new Promise((resolve) => setImmediate(resolve)); // let a pause request in
+      if (shouldStop()) return null;
+    }
+  }
   return n;
 }
 
@@ -236,7 +249,12 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   if (row.status === 'done') return { outcome: 'done', tokensDone: row.tokensDone, tokensTotal: row.tokensTotal ?? row.tokensDone, seconds: row.seconds };
   db.prepare(`UPDATE readings SET status = 'reading', error = NULL, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now(), docId, modelId);
 
-  const total = row.tokensTotal ?? countTokens(db, docId, tokenizer);
+  const counted = row.tokensTotal ?? (await countTokens(db, docId, tokenizer, o.shouldStop));
+  if (counted === null) {
+    db.prepare(`UPDATE readings SET status = 'paused', updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now(), docId, modelId);
+    return { outcome: 'paused', tokensDone: row.tokensDone, tokensTotal: 0, seconds: row.seconds };
+  }
+  const total = counted;
   if (row.tokensTotal === null) db.prepare(`UPDATE readings SET tokens_total = ? WHERE doc_id = ? AND model_id = ?`).run(total, docId, modelId);
   const docEnd = (db.prepare(`SELECT char_count FROM documents WHERE id = ?`).pluck().get(docId) as number) ?? 0;
 
@@ -255,7 +273,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   let pieceIndex = ((db.prepare(`SELECT max(piece) FROM surprise_traces WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, modelId) as number | null) ?? -1) + 1;
 
   const step = stepSize(model, o.stepTokens);
-  const every = Math.max(step, Math.ceil((o.checkpointTokens ?? 4096) / step) * step);
+  const every = Math.max(step, Math.ceil((o.checkpointTokens ?? DEFAULT_CHECKPOINT_TOKENS) / step) * step);
   const memoryLayers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
   const V = model.config.vocabSize;
   const tokens = new TokenReader(db, docId, tokenizer, pos);
@@ -301,10 +319,21 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       if (ids.length === 0) break; // the text is shorter than counted (cannot happen unless it changed)
       const n = ids.length;
       const input = tf.tensor2d(ids, [1, n], 'int32');
-      const r = model.forward(input, state, { surprise: true });
-      input.dispose();
-      const logits = r.logits.dataSync() as Float32Array;
-      r.logits.dispose();
+      let r: ReturnType<TitansModel['forward']>;
+      try {
+        r = model.forward(input, state, { surprise: true });
+      } finally {
+        input.dispose();
+      }
+      let logits: Float32Array;
+      try {
+        logits = r.logits.dataSync() as Float32Array;
+      } catch (e) {
+        disposeModelState(r.state);
+        throw e;
+      } finally {
+        r.logits.dispose();
+      }
       disposeModelState(state);
       state = r.state;
 

@@ -41,7 +41,9 @@ export function writeUntrainedModel(file: string, config: ModelConfig, opts: { s
   const model = new TitansModel(config, { seed: opts.seed ?? 1 });
   try {
     const meta: Record<string, JsonValue> = { name: opts.name ?? `Titans ${config.arch.toUpperCase()} d${config.dim} x${config.layers} (untrained)`, trained: false };
-    writeCheckpointFileSync(file, modelToCheckpoint(model, new ByteTokenizer().spec, meta));
+    // A fixed creation time: the same seed gives the same bytes, so the same model id everywhere
+    // (two processes creating the default model at once agree on it).
+    writeCheckpointFileSync(file, { ...modelToCheckpoint(model, new ByteTokenizer().spec, meta), createdAt: '2026-01-01T00:00:00.000Z' });
   } finally {
     model.dispose();
   }

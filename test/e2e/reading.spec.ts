@@ -35,18 +35,21 @@ test('documents of every format import and are read into memory, with pause and 
   await expect(bookRow.getByTestId('memory-status')).toContainText(/Paused at \d+%/);
   await shot(page, '11-reading-paused');
 
-  await page.getByTestId('file-input').setInputFiles([f.pdf, f.epub3, f.docx, f.html, f.pdfEncrypted]);
-  await expect(page.getByTestId('doc-row')).toHaveCount(5);
+  const notes = path.join(host.workDir, 'field-notes.md');
+  fs.writeFileSync(notes, '# Field Notes\n\nThe cormorants returned on the ninth of March.\n\n## Later\n\nThe ice broke early.\n');
+  await page.getByTestId('file-input').setInputFiles([f.pdf, f.epub3, f.docx, f.html, notes, f.pdfEncrypted]);
+  await expect(page.getByTestId('doc-row')).toHaveCount(6);
   await expect(page.getByTestId('notice').filter({ hasText: 'Could not import secret.pdf' })).toContainText('protected by a password');
   const pdfRow = page.getByTestId('doc-row').filter({ hasText: 'The Keeper Ledger' });
   await expect(pdfRow).toContainText(/PDF\s*\(4 pages\)/);
   await expect(page.getByTestId('doc-row').filter({ hasText: 'EPUB' })).toHaveCount(1);
   await expect(page.getByTestId('doc-row').filter({ hasText: 'Word' })).toHaveCount(1);
   await expect(page.getByTestId('doc-row').filter({ hasText: 'HTML' })).toHaveCount(1);
+  await expect(page.getByTestId('doc-row').filter({ hasText: 'Markdown' })).toHaveCount(1);
 
   // The new documents are read; then the paused book resumes where it stopped.
   const statuses = page.getByTestId('memory-status');
-  await expect(statuses.and(page.locator('[data-status=done]'))).toHaveCount(4, { timeout: 120_000 });
+  await expect(statuses.and(page.locator('[data-status=done]'))).toHaveCount(5, { timeout: 120_000 });
   await bookRow.getByRole('button', { name: 'Resume' }).click();
   await expect(bookRow.getByTestId('memory-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
   await expect(bookRow.getByTestId('memory-status')).toHaveText(/^Read/);

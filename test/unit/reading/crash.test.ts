@@ -52,7 +52,7 @@ describe('a reading killed with SIGKILL', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
 
-    // Kill it once a checkpoint past the first one is on disk, well before the end.
+    // Kill it once a checkpoint is on disk, well before the end.
     const deadline = Date.now() + 120_000;
     let row = readingRow(killed);
     while (!(row && row.done >= 8192 && row.status === 'reading')) {

@@ -1,6 +1,7 @@
 // The reading queue through the core's API, with the real model worker (a worker thread that owns
 // TensorFlow.js), a real SQLite file and a tiny real model: queue, progress, pause and resume,
 // delete while reading, and the most surprising passages afterwards.
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,12 +15,14 @@ import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 let dir: string;
 let core: Core;
 let api: ApiClient;
+let modelFile: string;
 const events: JobProgress[] = [];
+const settings = () => ({ modelFile, backend: 'wasm', stepTokens: 64, checkpointTokens: 512 });
 
 beforeAll(async () => {
   dir = tempDir('titans-queue-');
-  const modelFile = await writeTinyReaderModel(dir);
-  core = createCore({ dataDir: path.join(dir, 'data'), transport: 'in-process', reading: { modelFile, backend: 'wasm', stepTokens: 64, checkpointTokens: 512 } });
+  modelFile = await writeTinyReaderModel(dir);
+  core = createCore({ dataDir: path.join(dir, 'data'), transport: 'in-process', reading: settings() });
   api = createInProcessClient(core.server);
   api.on('job.progress', (p) => events.push(p));
 });
@@ -117,6 +120,43 @@ describe('the reading queue', () => {
     const next = await importText('after.txt', 'A short text read after the delete.\n'.repeat(20));
     await api.call('reading.start', { id: next });
     await until(() => lastEvent(next)?.state === 'done');
+  });
+
+  it('resumes when Resume is pressed while a pause is on its way', async () => {
+    const id = await importText('twice.txt', makeBook({ chapters: 2, paragraphsPerChapter: 30, seed: 12, title: 'Twice' }));
+    await api.call('reading.start', { id });
+    await until(() => (lastEvent(id)?.done ?? 0) > 600);
+    expect((await api.call('reading.pause', { id })).paused).toBe(true);
+    await api.call('reading.start', { id }); // before the worker has stopped
+    await until(async () => (await api.call('reading.list', { id }))[0]!.status === 'done');
+  });
+
+  it('a closed app queues the reading in progress again, and the next start resumes it from its checkpoint', async () => {
+    const dataDir = path.join(dir, 'closing');
+    const first = createCore({ dataDir, transport: 'in-process', reading: settings() });
+    const a1 = createInProcessClient(first.server);
+    let seen = 0;
+    a1.on('job.progress', (p) => p.kind === 'read' && (seen = Math.max(seen, p.done)));
+    const id = (await a1.call('library.importPath', { path: writeFile(dir, 'closing.txt', makeBook({ chapters: 3, paragraphsPerChapter: 25, seed: 13, title: 'Closing' })) })).document.id;
+    await a1.call('reading.start', { id });
+    await until(() => seen > 1500);
+    await first.close();
+    const db = new Database(path.join(dataDir, 'library.sqlite'), { readonly: true });
+    const row = db.prepare(`SELECT status, tokens_done AS done, checkpoint IS NOT NULL AS kept FROM readings WHERE doc_id = ?`).get(id) as { status: string; done: number; kept: number };
+    db.close();
+    expect(row).toMatchObject({ status: 'queued', kept: 1 });
+    expect(row.done).toBeGreaterThan(1500);
+
+    const second = createCore({ dataDir, transport: 'in-process', reading: { ...settings(), autoRead: true } });
+    const a2 = createInProcessClient(second.server);
+    const progress: number[] = [];
+    a2.on('job.progress', (p) => p.kind === 'read' && p.total > 0 && progress.push(p.done));
+    try {
+      await until(async () => (await a2.call('reading.list', { id }))[0]?.status === 'done');
+      expect(progress[0]).toBeGreaterThanOrEqual(row.done);
+    } finally {
+      await second.close();
+    }
   });
 
   it('says clearly when a document was never read', async () => {
