@@ -120,7 +120,7 @@ export const migrations: Migration[] = [
         PRIMARY KEY (doc_id, model_id)
       ) WITHOUT ROWID;
 
-      -- Per-token surprise and per-chunk gates, one row per piece of the text read in one step.
+      -- Per-token surprise and per-chunk gates, one row per piece read between two checkpoints.
       CREATE TABLE surprise_traces (
         doc_id      INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
         model_id    TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,

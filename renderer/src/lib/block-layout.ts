@@ -2,6 +2,18 @@
 // measured, prefix sums for positions, binary searches for "which block is at y / holds offset".
 import type { BlockInfo } from '../../../core/api/contract';
 
+/** The last index i in [0, n) with key(i) <= x (keys ascending), or 0 when there is none. */
+export function lastAtOrBefore(n: number, key: (i: number) => number, x: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (key(mid) <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return Math.max(0, lo);
+}
+
 export class BlockLayout {
   private readonly heights: Float64Array;
   private readonly tops: Float64Array; // tops[i] = sum of heights before block i; tops[n] = total
@@ -54,26 +66,12 @@ export class BlockLayout {
   /** The block that covers vertical position y. */
   indexAt(y: number): number {
     this.ensure();
-    let lo = 0;
-    let hi = this.blocks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.tops[mid]! <= y) lo = mid;
-      else hi = mid - 1;
-    }
-    return Math.max(0, lo);
+    return lastAtOrBefore(this.blocks.length, (i) => this.tops[i]!, y);
   }
 
   /** The block that holds character offset `offset`. */
   indexOfOffset(offset: number): number {
-    let lo = 0;
-    let hi = this.blocks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.blocks[mid]!.start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return Math.max(0, lo);
+    return lastAtOrBefore(this.blocks.length, (i) => this.blocks[i]!.start, offset);
   }
 
   private ensure(): void {
