@@ -12,7 +12,7 @@ import { disposeModelState, type ModelState, type TitansModel } from '../../mode
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
-import { encodeSummary, encodeTracePiece, summarize, type LayerTrace, type TracePiece } from './trace.js';
+import { encodeSummary, encodeTracePiece, summarize, TOP_K, type LayerTrace, type TracePiece } from './trace.js';
 
 export interface ReadOptions {
   db: Db;
@@ -33,6 +33,8 @@ export interface ReadOptions {
 export type ReadOutcome = { outcome: 'done' | 'paused'; tokensDone: number; tokensTotal: number; seconds: number };
 
 const LAST_LOGITS = 'reader.lastLogits';
+const NO_TOP = Array.from({ length: TOP_K }, () => -1);
+const NO_TOP_PROB = Array.from({ length: TOP_K }, () => NaN);
 /**
  * Tokens between checkpoints: at ~2,000 tokens/s a crash loses at most ~4 s of reading, and a trace
  * piece (~22 bytes a token) fills whole 64 KiB database pages with little slack.
@@ -130,6 +132,8 @@ class PieceBuilder {
   offsets: number[] = [];
   surprisal: number[] = [];
   rank: number[] = [];
+  top: number[] = [];
+  topProb: number[] = [];
   layers = new Map<number, { grad: number[]; loss: number[]; theta: number[]; firstChunk: number; eta: number[]; alpha: number[]; momentum: number[] }>();
 
   constructor(
@@ -151,6 +155,8 @@ class PieceBuilder {
       offsets: Int32Array.from(this.offsets),
       surprisal: f(this.surprisal),
       rank: Int32Array.from(this.rank),
+      top: Int32Array.from(this.top),
+      topProb: Float32Array.from(this.topProb),
       layers: [...this.layers].map(([layer, l]): { layer: number } & LayerTrace => ({
         layer,
         grad: f(l.grad),
@@ -165,18 +171,31 @@ class PieceBuilder {
   }
 }
 
-/** -ln softmax(row)[target] and the number of tokens ranked above the target. */
-function scoreToken(row: Float32Array, target: number): { surprisal: number; rank: number } {
+/** -ln softmax(row)[target], the number of tokens ranked above the target, and the TOP_K likeliest tokens with their probabilities. */
+function scoreToken(row: Float32Array, target: number): { surprisal: number; rank: number; top: number[]; topProb: number[] } {
   let max = -Infinity;
   for (let j = 0; j < row.length; j++) if (row[j]! > max) max = row[j]!;
   let sum = 0;
   let above = 0;
   const t = row[target]!;
+  const top: number[] = [];
   for (let j = 0; j < row.length; j++) {
-    sum += Math.exp(row[j]! - max);
-    if (row[j]! > t) above++;
+    const v = row[j]!;
+    sum += Math.exp(v - max);
+    if (v > t) above++;
+    // keep the TOP_K largest, in order (TOP_K is tiny: insertion is cheapest)
+    if (top.length < TOP_K || v > row[top[top.length - 1]!]!) {
+      let k = Math.min(top.length, TOP_K - 1);
+      top[k] = j;
+      while (k > 0 && row[top[k - 1]!]! < v) {
+        top[k] = top[k - 1]!;
+        top[k - 1] = j;
+        k--;
+      }
+    }
   }
-  return { surprisal: Math.log(sum) + max - t, rank: above };
+  const logZ = Math.log(sum) + max;
+  return { surprisal: logZ - t, rank: above, top, topProb: top.map((j) => Math.exp(row[j]! - logZ)) };
 }
 
 /** Per-token and per-chunk memory signals of one step, averaged over memory heads, into the piece. */
@@ -339,10 +358,12 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
 
       for (let i = 0; i < n; i++) {
         const prev = i === 0 ? lastLogits : logits.subarray((i - 1) * V, i * V);
-        const s = prev ? scoreToken(prev, ids[i]!) : { surprisal: NaN, rank: -1 };
+        const s = prev ? scoreToken(prev, ids[i]!) : { surprisal: NaN, rank: -1, top: NO_TOP, topProb: NO_TOP_PROB };
         piece.offsets.push(offsets[i]!);
         piece.surprisal.push(s.surprisal);
         piece.rank.push(s.rank);
+        piece.top.push(...s.top);
+        piece.topProb.push(...s.topProb);
       }
       lastLogits = logits.slice((n - 1) * V, n * V);
       for (const l of memoryLayers) addMemorySignals(piece, l, r.surprise![l]!, pos, n);

@@ -6,6 +6,8 @@ import { decodeCheckpoint, encodeCheckpoint, type CheckpointTensor, type JsonVal
 
 /** Tokens per summary bucket (the whole-book view's resolution). */
 export const SUMMARY_BUCKET = 64;
+/** Alternatives kept per token: the model's likeliest next tokens where this one stands. */
+export const TOP_K = 3;
 
 export interface LayerTrace {
   /** per token ||grad_W l_t|| over all fast-weight tensors (the memory's momentary surprise), mean over memory heads; NaN where no chunk was stored */
@@ -31,6 +33,9 @@ export interface TracePiece {
   surprisal: Float32Array;
   /** per token how many tokens the model found more likely (0: its top guess); -1 where undefined */
   rank: Int32Array;
+  /** per token the TOP_K likeliest token ids there [n, TOP_K] (-1 where undefined), and their probabilities */
+  top: Int32Array;
+  topProb: Float32Array;
   /** layers that hold a memory, by layer index */
   layers: Array<{ layer: number } & LayerTrace>;
   chunkSize: number;
@@ -42,6 +47,8 @@ export function encodeTracePiece(p: TracePiece): Uint8Array {
     { name: 'offsets', shape: [n], data: p.offsets },
     { name: 'lm.surprisal', shape: [n], data: p.surprisal, dtype: 'float16' },
     { name: 'lm.rank', shape: [n], data: p.rank },
+    { name: 'lm.top', shape: [n, TOP_K], data: p.top },
+    { name: 'lm.topProb', shape: [n, TOP_K], data: p.topProb, dtype: 'float16' },
   ];
   for (const l of p.layers) {
     const pre = `l${l.layer}.`;
@@ -64,11 +71,24 @@ export function decodeTracePiece(bytes: Uint8Array): TracePiece {
     offsets: get.get('offsets') as Int32Array,
     surprisal: f32('lm.surprisal'),
     rank: get.get('lm.rank') as Int32Array,
+    top: get.get('lm.top') as Int32Array,
+    topProb: f32('lm.topProb'),
     layers: meta.layers.map(({ layer, firstChunk }) => {
       const pre = `l${layer}.`;
       return { layer, firstChunk, grad: f32(pre + 'grad'), loss: f32(pre + 'loss'), theta: f32(pre + 'theta'), eta: f32(pre + 'eta'), alpha: f32(pre + 'alpha'), momentum: f32(pre + 'momentum') };
     }),
   };
+}
+
+export interface LayerSummary {
+  /** mean and max of the memory's surprise ||grad l_t|| */
+  gradMean: number;
+  gradMax: number;
+  /** means of the learning rate theta, and of the chunks' momentum eta, forgetting alpha and ||S|| */
+  theta: number;
+  eta: number;
+  alpha: number;
+  momentum: number;
 }
 
 export interface SummaryRow {
@@ -80,11 +100,20 @@ export interface SummaryRow {
   /** mean and max of the memory's surprise, averaged over layers */
   memMean: number;
   memMax: number;
+  /** per memory layer, in the order of the piece's layers */
+  layers: LayerSummary[];
+}
+
+/** Index into a layer's per-chunk arrays of the chunk that stores token i of the piece, or -1. */
+export function chunkOf(p: TracePiece, l: LayerTrace, i: number): number {
+  const c = Math.floor((p.startToken + i) / p.chunkSize) - l.firstChunk;
+  return c >= 0 && c < l.eta.length ? c : -1;
 }
 
 /**
  * The downsampled view of a piece: one row per SUMMARY_BUCKET tokens with its character range,
- * the mean and max of the model's surprisal, and of the memory's surprise averaged over layers.
+ * the mean and max of the model's surprisal and of the memory's surprise (averaged over layers),
+ * and per layer the memory's surprise and gates.
  */
 export function summarize(p: TracePiece, endChar: number): SummaryRow[] {
   const n = p.offsets.length;
@@ -105,7 +134,17 @@ export function summarize(p: TracePiece, endChar: number): SummaryRow[] {
       mem[i - from] = k ? v / k : NaN;
     }
     const m = stats(mem, 0, mem.length);
-    rows.push({ startChar: p.offsets[from]!, endChar: to < n ? p.offsets[to]! : endChar, lmMean: lm.mean, lmMax: lm.max, memMean: m.mean, memMax: m.max });
+    const layers = p.layers.map((l): LayerSummary => {
+      const g = stats(l.grad, from, to);
+      const chunks = new Set<number>();
+      for (let i = from; i < to; i++) {
+        const c = chunkOf(p, l, i);
+        if (c >= 0) chunks.add(c);
+      }
+      const mean = (a: Float32Array) => (chunks.size ? [...chunks].reduce((s, c) => s + a[c]!, 0) / chunks.size : NaN);
+      return { gradMean: g.mean, gradMax: g.max, theta: stats(l.theta, from, to).mean, eta: mean(l.eta), alpha: mean(l.alpha), momentum: mean(l.momentum) };
+    });
+    rows.push({ startChar: p.offsets[from]!, endChar: to < n ? p.offsets[to]! : endChar, lmMean: lm.mean, lmMax: lm.max, memMean: m.mean, memMax: m.max, layers });
   }
   return rows;
 }
@@ -125,33 +164,44 @@ function stats(a: Float32Array, from: number, to: number): { mean: number; max: 
 }
 
 const VALUES = ['lmMean', 'lmMax', 'memMean', 'memMax'] as const;
+const LAYER_VALUES = ['gradMean', 'gradMax', 'theta', 'eta', 'alpha', 'momentum'] as const;
 
 export function encodeSummary(rows: SummaryRow[]): Uint8Array {
+  const L = rows[0]?.layers.length ?? 0;
+  const width = VALUES.length + L * LAYER_VALUES.length;
   const chars = new Int32Array(rows.length * 2);
-  const values = new Float32Array(rows.length * VALUES.length);
+  const values = new Float32Array(rows.length * width);
   rows.forEach((r, i) => {
     chars[2 * i] = r.startChar;
     chars[2 * i + 1] = r.endChar;
-    VALUES.forEach((k, j) => (values[i * VALUES.length + j] = r[k]));
+    const v = values.subarray(i * width);
+    VALUES.forEach((k, j) => (v[j] = r[k]));
+    r.layers.forEach((l, li) => LAYER_VALUES.forEach((k, j) => (v[VALUES.length + li * LAYER_VALUES.length + j] = l[k])));
   });
   return encodeCheckpoint({
     kind: 'surprise-trace',
-    meta: { summary: true, bucket: SUMMARY_BUCKET, values: [...VALUES] },
+    meta: { summary: true, bucket: SUMMARY_BUCKET, values: [...VALUES], layers: L, layerValues: [...LAYER_VALUES] },
     tensors: [
       { name: 'chars', shape: [rows.length, 2], data: chars },
-      { name: 'values', shape: [rows.length, VALUES.length], data: values },
+      { name: 'values', shape: [rows.length, width], data: values },
     ],
   });
 }
 
 export function decodeSummary(bytes: Uint8Array): SummaryRow[] {
   const c = decodeCheckpoint(bytes);
+  const L = (c.meta as { layers?: number }).layers ?? 0;
+  const width = VALUES.length + L * LAYER_VALUES.length;
   const chars = c.tensors.find((t) => t.name === 'chars')!.data as Int32Array;
   const values = c.tensors.find((t) => t.name === 'values')!.data as Float32Array;
   const rows: SummaryRow[] = [];
   for (let i = 0; i < chars.length / 2; i++) {
-    const v = values.subarray(i * VALUES.length);
-    rows.push({ startChar: chars[2 * i]!, endChar: chars[2 * i + 1]!, lmMean: v[0]!, lmMax: v[1]!, memMean: v[2]!, memMax: v[3]! });
+    const v = values.subarray(i * width, (i + 1) * width);
+    const layers = Array.from({ length: L }, (_, li): LayerSummary => {
+      const o = VALUES.length + li * LAYER_VALUES.length;
+      return { gradMean: v[o]!, gradMax: v[o + 1]!, theta: v[o + 2]!, eta: v[o + 3]!, alpha: v[o + 4]!, momentum: v[o + 5]! };
+    });
+    rows.push({ startChar: chars[2 * i]!, endChar: chars[2 * i + 1]!, lmMean: v[0]!, lmMax: v[1]!, memMean: v[2]!, memMax: v[3]!, layers });
   }
   return rows;
 }

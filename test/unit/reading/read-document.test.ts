@@ -73,6 +73,17 @@ describe('readDocument', () => {
     expect(maxAbs).toBeLessThan(0.01); // float16 storage of values around 5.6 nats
     const ranks = concat(ps, (p) => p.rank);
     expect(ranks.slice(1).every((k) => k >= 0 && k < V)).toBe(true);
+    // rank and the top-3 alternatives, against the logits sorted here
+    const tops = concat(ps, (p) => p.top);
+    const topProbs = concat(ps, (p) => p.topProb);
+    expect(tops.slice(0, 3)).toEqual([-1, -1, -1]);
+    for (const t of [1, 2, 77, 500, enc.ids.length - 1]) {
+      const row = Array.from(logp.subarray((t - 1) * V, t * V));
+      const order = row.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]);
+      expect(tops.slice(3 * t, 3 * t + 3)).toEqual(order.slice(0, 3).map(([, j]) => j));
+      expect(compare(topProbs.slice(3 * t, 3 * t + 3), order.slice(0, 3).map(([v]) => Math.exp(v))).maxAbs).toBeLessThan(1e-3);
+      expect(ranks[t]).toBe(row.filter((v) => v > row[enc.ids[t]!]!).length);
+    }
 
     // Memory signals per layer: finite for every token of a stored chunk, gates in range.
     for (const l of ps[0]!.layers.map((x) => x.layer)) {
@@ -91,6 +102,11 @@ describe('readDocument', () => {
     expect(summaries[0]!.startChar).toBe(0);
     expect(summaries.at(-1)!.endChar).toBe(text.length);
     const firstBucket = stored.slice(1, SUMMARY_BUCKET);
+    expect(summaries[0]!.layers).toHaveLength(2);
+    const g0 = concat(ps, (p) => p.layers[0]!.grad).slice(0, SUMMARY_BUCKET);
+    expect(summaries[0]!.layers[0]!.gradMean).toBeCloseTo(g0.reduce((a, b) => a + b, 0) / g0.length, 2);
+    const a0 = concat(ps, (p) => p.layers[0]!.alpha).slice(0, SUMMARY_BUCKET / 8);
+    expect(summaries[0]!.layers[0]!.alpha).toBeCloseTo(a0.reduce((a, b) => a + b, 0) / a0.length, 2);
     expect(summaries[0]!.lmMean).toBeCloseTo(firstBucket.reduce((a, b) => a + b, 0) / firstBucket.length, 2); // summary from float32, trace in float16
 
     const row = db.prepare(`SELECT status, tokens_done AS done, checkpoint FROM readings WHERE doc_id = ?`).get(docId) as { status: string; done: number; checkpoint: Buffer | null };
