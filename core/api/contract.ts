@@ -133,6 +133,64 @@ export const SurprisingPassage = z.object({
 });
 export type SurprisingPassage = z.infer<typeof SurprisingPassage>;
 
+const maybe = z.number().nullable(); // null where a value is undefined (the first token, a chunk not yet stored)
+
+/** The memory's signals at one token, for one memory layer. */
+export const MemorySignals = z.object({
+  grad: maybe, // ||grad_W l_t||: the memory's momentary surprise
+  loss: maybe, // l_t = ||M(k_t) - v_t||^2
+  theta: maybe, // learning rate
+  eta: maybe, // momentum gate of the token's chunk
+  alpha: maybe, // forgetting gate of the token's chunk
+  momentum: maybe, // ||S|| after the chunk
+});
+
+export const TokenTrace = z.object({
+  modelId: z.string(),
+  modelName: z.string(),
+  layers: z.array(z.number().int()), // the memory layers, in the order of each token's `memory`
+  tokens: z.array(
+    z.object({
+      index: z.number().int().nonnegative(), // token number in the document
+      start: z.number().int().nonnegative(), // character offset
+      surprisal: maybe, // -ln p(token | before), nats
+      rank: z.number().int().nullable(), // tokens the model found likelier (0: its top guess)
+      top: z.array(z.object({ text: z.string(), p: maybe })), // the model's likeliest tokens here
+      memory: z.array(MemorySignals),
+    }),
+  ),
+});
+export type TokenTrace = z.infer<typeof TokenTrace>;
+
+const LayerPoint = z.object({ gradMean: maybe, gradMax: maybe, theta: maybe, eta: maybe, alpha: maybe, momentum: maybe });
+export const SeriesPoint = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  lmMean: maybe,
+  lmMax: maybe,
+  memMean: maybe, // the memory's surprise, mean over layers
+  memMax: maybe,
+  layers: z.array(LayerPoint),
+});
+export type SeriesPoint = z.infer<typeof SeriesPoint>;
+
+export const RecallResult = z.object({
+  modelId: z.string(),
+  modelName: z.string(),
+  cueTokens: z.number().int(),
+  /** the cue under no document's memory (a fresh state), then under each read document's */
+  rows: z.array(
+    z.object({
+      docId: id.nullable(), // null: no memory
+      title: z.string(),
+      lmLoss: maybe, // mean surprisal of the cue's tokens (after its first), nats
+      memLoss: z.array(maybe), // per memory layer, the memory's mean loss on the cue: how familiar it is
+      next: z.string(), // what the model writes after the cue (greedy)
+    }),
+  ),
+});
+export type RecallResult = z.infer<typeof RecallResult>;
+
 const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
 const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
 
@@ -186,6 +244,23 @@ export const methods = {
   'doc.surprising': {
     params: z.object({ id, top: z.number().int().min(1).max(500).default(10), signal: z.enum(['memory', 'model']).default('memory') }).strict(),
     result: z.object({ modelId: z.string(), modelName: z.string(), passages: z.array(SurprisingPassage) }),
+  },
+  /** Per-token surprise in [start, end) of the text (at most 40,000 characters), for the reader's overlay. */
+  'doc.trace': {
+    params: z.object({ id, start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), modelId: z.string().max(64).optional() }).strict(),
+    result: TokenTrace,
+  },
+  /** Surprise and the memory's gates along the text (or [start, end)), in at most `points` points. */
+  'doc.series': {
+    params: z
+      .object({ id, start: z.number().int().nonnegative().optional(), end: z.number().int().nonnegative().optional(), points: z.number().int().min(1).max(5000).default(1000), modelId: z.string().max(64).optional() })
+      .strict(),
+    result: z.object({ modelId: z.string(), modelName: z.string(), status: ReadingState, layers: z.number().int(), readChars: z.number().int(), points: z.array(SeriesPoint) }),
+  },
+  /** What the memories recall for a cue: its loss under no memory and under each read document's, and what the model writes next. */
+  'memory.recall': {
+    params: z.object({ cue: z.string().min(1).max(2000), ids: z.array(id).max(50).optional(), next: z.number().int().min(0).max(200).default(40) }).strict(),
+    result: RecallResult,
   },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
   /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */

@@ -1,6 +1,7 @@
 // Messages between the core and the model worker, validated on both sides (a process boundary in
 // spirit: the worker owns TensorFlow.js and the model; the core owns the queue and the UI's API).
 import { z } from 'zod';
+import { RecallResult } from '../api/contract.js';
 import { API_ERROR_CODES } from '../api/errors.js';
 
 export const WorkerSettings = z.object({
@@ -19,6 +20,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('read'), docId: z.number().int().positive() }),
   /** stop after the current step, writing a checkpoint */
   z.object({ type: z.literal('pause') }),
+  /** the recall probe (answered between reading steps) */
+  z.object({ type: z.literal('recall'), requestId: z.number().int(), cue: z.string().min(1).max(2000), docIds: z.array(z.number().int().positive()).optional(), next: z.number().int().min(0).max(200) }),
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
 
@@ -47,5 +50,7 @@ export const FromWorker = z.discriminatedUnion('type', [
     seconds: z.number().nonnegative(),
   }),
   z.object({ type: z.literal('failed'), docId: z.number().int(), error: ErrorShape }),
+  z.object({ type: z.literal('recalled'), requestId: z.number().int(), result: RecallResult }),
+  z.object({ type: z.literal('recallFailed'), requestId: z.number().int(), error: ErrorShape }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;

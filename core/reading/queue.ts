@@ -4,7 +4,7 @@
 // starts on first use, so commands that never read never load TensorFlow.js.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { ReadingStatus } from '../api/contract.js';
+import type { ReadingStatus, RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
@@ -53,6 +53,9 @@ export class ReadingQueue {
   private currentWaiters: Array<() => void> = [];
   /** settle when the queue has nothing left to read (for the CLI) */
   private idleWaiters: Array<() => void> = [];
+  /** recall probes waiting for the worker's answer */
+  private recalls = new Map<number, { resolve: (r: RecallResult) => void; reject: (e: ApiError) => void }>();
+  private nextRequest = 1;
 
   constructor(
     private readonly db: Db,
@@ -139,6 +142,16 @@ export class ReadingQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The recall probe, run by the worker between reading steps. */
+  async recall(cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
+    await this.model();
+    const requestId = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.recalls.set(requestId, { resolve, reject });
+      this.post({ type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) });
+    });
+  }
+
   status(docId: number, modelId: string): ReadingStatus {
     return listReadings(this.db, { docId, modelId })[0]!;
   }
@@ -173,7 +186,12 @@ export class ReadingQueue {
         const m = parsed.data;
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
-        else this.onWorkerMessage(m);
+        else if (m.type === 'recalled' || m.type === 'recallFailed') {
+          const pending = this.recalls.get(m.requestId);
+          this.recalls.delete(m.requestId);
+          if (m.type === 'recalled') pending?.resolve(m.result);
+          else pending?.reject(new ApiError(m.error.code, m.error.message, m.error.hint));
+        } else this.onWorkerMessage(m);
       });
       const gone = (why: string) => {
         reject(new ApiError('unavailable', `The model worker could not start (${why}).`, 'Reading into memory is unavailable; the library itself works.'));
@@ -193,6 +211,8 @@ export class ReadingQueue {
   private onWorkerGone(why: string): void {
     this.worker = null;
     this.ready = null;
+    for (const r of this.recalls.values()) r.reject(new ApiError('unavailable', `The model worker stopped (${why}).`, 'Try again.'));
+    this.recalls.clear();
     const cur = this.current;
     if (!cur) return;
     if (this.closed) {
@@ -204,7 +224,7 @@ export class ReadingQueue {
     this.fail(cur.docId, new ApiError('internal', `The model worker stopped unexpectedly (${why}).`, 'Start reading again: it resumes from the last checkpoint.'));
   }
 
-  private onWorkerMessage(m: Exclude<FromWorker, { type: 'ready' | 'fatal' }>): void {
+  private onWorkerMessage(m: Extract<FromWorker, { type: 'progress' | 'finished' | 'failed' }>): void {
     const cur = this.current;
     if (!cur || cur.docId !== m.docId) return;
     if (m.type === 'progress') cur.job.progress(m.done, m.total);

@@ -1,26 +1,14 @@
 // The most surprising passages of a read document: each passage scored by the mean surprise of
 // its tokens (from the trace summaries), the top ones with their place (page, chapter, line).
 import type { SurprisingPassage } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
-import { getSummary, placeOf, textRange } from '../library/queries.js';
-import { decodeSummary } from './trace.js';
+import { placeOf, textRange } from '../library/queries.js';
+import { readingFor, summaries } from './inspect.js';
 
 export function surprisingPassages(db: Db, docId: number, top: number, signal: 'memory' | 'model'): { modelId: string; modelName: string; passages: SurprisingPassage[] } {
-  const doc = getSummary(db, docId);
-  // the latest reading that left a trace (a finished one first)
-  const reading = db
-    .prepare(
-      `SELECT r.model_id AS modelId, m.name AS modelName FROM readings r JOIN models m ON m.id = r.model_id
-       WHERE r.doc_id = ? AND EXISTS (SELECT 1 FROM surprise_traces t WHERE t.doc_id = r.doc_id AND t.model_id = r.model_id)
-       ORDER BY r.status = 'done' DESC, r.updated_at DESC LIMIT 1`,
-    )
-    .get(docId) as { modelId: string; modelName: string } | undefined;
-  if (!reading) {
-    throw new ApiError('not_found', `“${doc.title}” has not been read into memory yet.`, 'Start reading it (titans-reader read ID, or Read in the library) and try again; partial readings count too.');
-  }
+  const reading = readingFor(db, docId);
   const key = signal === 'memory' ? 'memMean' : 'lmMean';
-  const buckets = (db.prepare(`SELECT summary FROM surprise_traces WHERE doc_id = ? AND model_id = ? ORDER BY piece`).all(docId, reading.modelId) as Array<{ summary: Buffer }>).flatMap((r) => decodeSummary(r.summary));
+  const buckets = summaries(db, docId, reading.modelId);
   const passages = db.prepare(`SELECT start_char AS start, end_char AS end FROM passages WHERE doc_id = ? ORDER BY idx`).all(docId) as Array<{ start: number; end: number }>;
 
   // Walk passages and buckets together; a bucket counts for the passage that holds its middle.

@@ -6,6 +6,7 @@ import { ApiError } from '../api/errors.js';
 import { openDatabase } from '../library/database.js';
 import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
 import { readDocument } from './read-document.js';
+import { recall } from './recall.js';
 import { loadReaderModel } from './reader-model.js';
 
 const port = parentPort!;
@@ -55,7 +56,13 @@ async function main(): Promise<void> {
     const m = ToWorker.safeParse(raw);
     if (!m.success) return; // only the core talks to this worker; ignore anything malformed
     if (m.data.type === 'pause') pauseRequested = true;
-    else {
+    else if (m.data.type === 'recall') {
+      const { requestId, cue, docIds, next: tokens } = m.data;
+      recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, tokens).then(
+        (result) => send({ type: 'recalled', requestId, result }),
+        (e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() }),
+      );
+    } else {
       queue.push(m.data.docId);
       void next();
     }

@@ -1,0 +1,161 @@
+// What the surprise views read: the per-token trace of a range of text (the reader's overlay and
+// hover card), and the whole book's series downsampled to a number of points (the book and memory
+// charts, zoomable). Decoded summaries are cached per reading, so zooming does not decode again.
+import type { ReadingState, SeriesPoint, TokenTrace } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+import type { Db } from '../library/database.js';
+import { getSummary } from '../library/queries.js';
+import { tokenizerFromSpec, type Tokenizer, type TokenizerSpec } from '../../models/tokenizer/index.js';
+import { chunkOf, decodeSummary, decodeTracePiece, type SummaryRow } from './trace.js';
+
+export const MAX_TRACE_CHARS = 40_000;
+
+export interface ReadingRef {
+  modelId: string;
+  modelName: string;
+  status: ReadingState;
+}
+
+/** The reading to show: the given model's, else the latest that left a trace (finished ones first). */
+export function readingFor(db: Db, docId: number, modelId?: string): ReadingRef {
+  const doc = getSummary(db, docId);
+  const r = db
+    .prepare(
+      `SELECT r.model_id AS modelId, m.name AS modelName, r.status FROM readings r JOIN models m ON m.id = r.model_id
+       WHERE r.doc_id = @docId AND (@modelId IS NULL OR r.model_id = @modelId)
+         AND EXISTS (SELECT 1 FROM surprise_traces t WHERE t.doc_id = r.doc_id AND t.model_id = r.model_id)
+       ORDER BY r.status = 'done' DESC, r.updated_at DESC LIMIT 1`,
+    )
+    .get({ docId, modelId: modelId ?? null }) as ReadingRef | undefined;
+  if (!r) {
+    throw new ApiError(
+      'not_found',
+      modelId ? `“${doc.title}” has not been read by that model.` : `“${doc.title}” has not been read into memory yet.`,
+      'Start reading it (Read in the library, or titans-reader read ID) and try again; partial readings count too.',
+    );
+  }
+  return r;
+}
+
+const tokenizers = new Map<string, Tokenizer>();
+function tokenizerOf(db: Db, modelId: string): Tokenizer {
+  let t = tokenizers.get(modelId);
+  if (!t) {
+    const spec = JSON.parse(db.prepare(`SELECT tokenizer FROM models WHERE id = ?`).pluck().get(modelId) as string) as TokenizerSpec;
+    t = tokenizerFromSpec(spec);
+    tokenizers.set(modelId, t);
+  }
+  return t;
+}
+
+/** A token as text for the hover card: its characters, or its bytes in hex where they are not whole characters. */
+function tokenText(t: Tokenizer, id: number): string {
+  if (id < 0) return '';
+  const bytes = t.bytesOf(id);
+  if (bytes.length === 0) return `<${id}>`;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return Array.from(bytes, (b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  }
+}
+
+const num = (v: number) => (Number.isFinite(v) ? v : null);
+
+/** Every token that starts in [start, end), with its surprise, alternatives and the memory's signals there. */
+export function traceRange(db: Db, docId: number, start: number, end: number, modelId?: string): TokenTrace {
+  if (end - start > MAX_TRACE_CHARS) throw new ApiError('bad_request', `Ask for at most ${MAX_TRACE_CHARS} characters of trace at a time.`);
+  const reading = readingFor(db, docId, modelId);
+  const tok = tokenizerOf(db, reading.modelId);
+  const rows = db
+    .prepare(`SELECT data FROM surprise_traces WHERE doc_id = ? AND model_id = ? AND start_char < ? AND end_char > ? ORDER BY piece`)
+    .all(docId, reading.modelId, end, start) as Array<{ data: Buffer }>;
+  const out: TokenTrace = { modelId: reading.modelId, modelName: reading.modelName, layers: [], tokens: [] };
+  for (const row of rows) {
+    const p = decodeTracePiece(row.data);
+    if (out.layers.length === 0) out.layers = p.layers.map((l) => l.layer);
+    for (let i = 0; i < p.offsets.length; i++) {
+      const at = p.offsets[i]!;
+      if (at < start || at >= end) continue;
+      // a multi-byte character is several byte tokens at one offset: they show as one, the first
+      const last = out.tokens[out.tokens.length - 1];
+      if (last && last.start === at) continue;
+      out.tokens.push({
+        index: p.startToken + i,
+        start: at,
+        surprisal: num(p.surprisal[i]!),
+        rank: p.rank[i]! >= 0 ? p.rank[i]! : null,
+        top: Array.from(p.top.subarray(3 * i, 3 * i + 3))
+          .map((id, k) => ({ text: tokenText(tok, id), p: num(p.topProb[3 * i + k]!) }))
+          .filter((a) => a.text !== ''),
+        memory: p.layers.map((l) => {
+          const c = chunkOf(p, l, i);
+          return { grad: num(l.grad[i]!), loss: num(l.loss[i]!), theta: num(l.theta[i]!), eta: c >= 0 ? num(l.eta[c]!) : null, alpha: c >= 0 ? num(l.alpha[c]!) : null, momentum: c >= 0 ? num(l.momentum[c]!) : null };
+        }),
+      });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the whole book, downsampled
+
+const summaryCache = new Map<string, { rows: SummaryRow[]; key: string }>();
+
+/** The reading's summary rows, in text order (cached while the trace does not grow). */
+export function summaries(db: Db, docId: number, modelId: string): SummaryRow[] {
+  const cacheKey = `${db.name}|${docId}|${modelId}`;
+  // the cache is valid while the trace has not grown (a reading in progress adds pieces)
+  const stamp = db.prepare(`SELECT count(*) || ':' || coalesce(max(piece), -1) FROM surprise_traces WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, modelId) as string;
+  const hit = summaryCache.get(cacheKey);
+  if (hit && hit.key === stamp) return hit.rows;
+  const rows = (db.prepare(`SELECT summary FROM surprise_traces WHERE doc_id = ? AND model_id = ? ORDER BY piece`).all(docId, modelId) as Array<{ summary: Buffer }>).flatMap((r) => decodeSummary(r.summary));
+  if (summaryCache.size > 16) summaryCache.delete(summaryCache.keys().next().value!);
+  summaryCache.set(cacheKey, { rows, key: stamp });
+  return rows;
+}
+
+const mean = (xs: number[]) => {
+  const f = xs.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : null;
+};
+const max = (xs: number[]) => {
+  const f = xs.filter(Number.isFinite);
+  return f.length ? Math.max(...f) : null;
+};
+
+/** The series over [start, end) of the text in at most `points` points (means of means, maxima of maxima). */
+export function surpriseSeries(db: Db, docId: number, opts: { start?: number; end?: number; points: number; modelId?: string }): { modelId: string; modelName: string; status: ReadingState; layers: number; readChars: number; points: SeriesPoint[] } {
+  const reading = readingFor(db, docId, opts.modelId);
+  const all = summaries(db, docId, reading.modelId);
+  const doc = getSummary(db, docId);
+  const start = Math.max(0, opts.start ?? 0);
+  const end = Math.min(doc.chars, opts.end ?? doc.chars);
+  const rows = all.filter((r) => r.endChar > start && r.startChar < end);
+  const L = all[0]?.layers.length ?? 0;
+  const bins = Math.max(1, Math.min(opts.points, rows.length));
+  const width = (end - start) / bins;
+  const groups: SummaryRow[][] = Array.from({ length: bins }, () => []);
+  for (const r of rows) groups[Math.min(bins - 1, Math.max(0, Math.floor(((r.startChar + r.endChar) / 2 - start) / width)))]!.push(r);
+  const points: SeriesPoint[] = [];
+  for (const g of groups) {
+    if (g.length === 0) continue;
+    points.push({
+      start: g[0]!.startChar,
+      end: g[g.length - 1]!.endChar,
+      lmMean: mean(g.map((r) => r.lmMean)),
+      lmMax: max(g.map((r) => r.lmMax)),
+      memMean: mean(g.map((r) => r.memMean)),
+      memMax: max(g.map((r) => r.memMax)),
+      layers: Array.from({ length: L }, (_, l) => ({
+        gradMean: mean(g.map((r) => r.layers[l]!.gradMean)),
+        gradMax: max(g.map((r) => r.layers[l]!.gradMax)),
+        theta: mean(g.map((r) => r.layers[l]!.theta)),
+        eta: mean(g.map((r) => r.layers[l]!.eta)),
+        alpha: mean(g.map((r) => r.layers[l]!.alpha)),
+        momentum: mean(g.map((r) => r.layers[l]!.momentum)),
+      })),
+    });
+  }
+  return { modelId: reading.modelId, modelName: reading.modelName, status: reading.status, layers: L, readChars: all.at(-1)?.endChar ?? 0, points };
+}

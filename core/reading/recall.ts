@@ -1,0 +1,87 @@
+// The recall probe (runs in the model worker): a cue is read under no memory and under each read
+// document's memory. For each: the memory's own loss on the cue per layer (low: the memory knows
+// it), the model's surprisal of the cue, and what the model writes after it (greedy).
+import * as tf from '@tensorflow/tfjs';
+import { decodeCheckpoint } from '../../models/checkpoint/format.js';
+import { hasMemory } from '../../models/model/config.js';
+import { generate } from '../../models/model/generate.js';
+import { stateFromCheckpoint } from '../../models/model/io.js';
+import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
+import type { Tokenizer } from '../../models/tokenizer/index.js';
+import type { RecallResult } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+import type { Db } from '../library/database.js';
+
+interface Source {
+  docId: number | null;
+  title: string;
+  state: Buffer | null;
+}
+
+export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, modelInfo: { id: string; name: string }, cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
+  const ids = tokenizer.encode(cue).ids;
+  if (ids.length === 0) throw new ApiError('bad_request', 'The cue is empty.');
+  // a finished reading's memory, else the last checkpoint of one in progress
+  const docs = db
+    .prepare(
+      `SELECT d.id AS docId, d.title, coalesce(s.state, r.checkpoint) AS state
+       FROM readings r JOIN documents d ON d.id = r.doc_id LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id
+       WHERE r.model_id = ? AND d.status = 'ready' AND coalesce(s.state, r.checkpoint) IS NOT NULL ORDER BY d.title`,
+    )
+    .all(modelInfo.id) as Source[];
+  const chosen = docIds ? docs.filter((d) => docIds.includes(d.docId!)) : docs;
+  const sources: Source[] = [{ docId: null, title: 'No memory (a fresh state)', state: null }, ...chosen];
+  const layers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
+  const rows: RecallResult['rows'] = [];
+  for (const src of sources) {
+    const state = src.state ? stateFromCheckpoint(decodeCheckpoint(src.state)) : null;
+    try {
+      const { lmLoss, memLoss } = scoreCue(model, tokenizer, state, ids, layers);
+      let text = '';
+      if (next > 0) {
+        const out: number[] = [];
+        for await (const id of generate(model, ids, { maxTokens: next, state })) out.push(id);
+        text = tokenizer.decode(out);
+      }
+      rows.push({ docId: src.docId, title: src.title, lmLoss, memLoss, next: text });
+    } finally {
+      disposeModelState(state);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { modelId: modelInfo.id, modelName: modelInfo.name, cueTokens: ids.length, rows };
+}
+
+/** Read the cue (padded with spaces to finish its last memory chunk, so every cue token is stored and scored). */
+function scoreCue(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, ids: Int32Array, layers: number[]): { lmLoss: number | null; memLoss: Array<number | null> } {
+  const pos = state?.pos ?? 0;
+  const b = model.config.memory.chunkSize;
+  const pad = (b - ((pos + ids.length) % b)) % b;
+  const space = tokenizer.encode(' ').ids[0] ?? 32;
+  const input = Int32Array.from([...ids, ...Array.from({ length: pad }, () => space)]);
+  const x = tf.tensor2d(input, [1, input.length], 'int32');
+  const r = model.forward(x, state, { surprise: true });
+  x.dispose();
+  const V = model.config.vocabSize;
+  const logp = tf.tidy(() => tf.logSoftmax(r.logits));
+  const lp = logp.dataSync() as Float32Array;
+  tf.dispose([logp, r.logits]);
+  disposeModelState(r.state);
+  let sum = 0;
+  for (let t = 1; t < ids.length; t++) sum -= lp[(t - 1) * V + ids[t]!]!;
+  const lmLoss = ids.length > 1 ? sum / (ids.length - 1) : null;
+  const memLoss = layers.map((l) => {
+    let s = 0;
+    let n = 0;
+    for (const rep of r.surprise![l]!) {
+      for (let t = 0; t < rep.length; t++) {
+        const p = rep.start + t;
+        if (p < pos || p >= pos + ids.length) continue; // the document's own tail, or the padding
+        for (let g = 0; g < rep.memories; g++) s += rep.loss[g * rep.length + t]!;
+        n += rep.memories;
+      }
+    }
+    return n > 0 ? s / n : null;
+  });
+  return { lmLoss, memLoss };
+}
