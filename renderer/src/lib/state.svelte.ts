@@ -24,7 +24,15 @@ class AppState {
   notices: Notice[] = $state([]);
   view: View = $state('library');
   docId: number | null = $state(null);
+  /** a character offset the reader should open at (from #/reader/ID@OFFSET), taken once */
+  private target: number | null = null;
   private nextNotice = 1;
+
+  takeTarget(): number | null {
+    const t = this.target;
+    this.target = null;
+    return t;
+  }
 
   async refresh(): Promise<void> {
     if (!this.api) return;
@@ -59,14 +67,17 @@ class AppState {
 
   /** Follow the address bar: #/library, #/reader/12, #/ask ... */
   readRoute(): void {
-    const [, view, id] = location.hash.match(/^#\/(\w+)(?:\/(\d+))?/) ?? [];
+    const [, view, id, at] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+))?)?/) ?? [];
+    this.target = at ? Number(at) : null;
     const views: View[] = ['library', 'reader', 'ask', 'memory', 'finetune'];
     this.view = views.includes(view as View) ? (view as View) : 'library';
     this.docId = id ? Number(id) : this.view === 'reader' ? this.docId : null;
   }
 
-  go(view: View, docId?: number): void {
-    const hash = docId !== undefined ? `#/${view}/${docId}` : view === 'reader' && this.docId !== null ? `#/reader/${this.docId}` : `#/${view}`;
+  /** Go to a view; the reader opens a document, at a character offset when given. */
+  go(view: View, docId?: number, at?: number): void {
+    const place = at !== undefined ? `@${at}` : '';
+    const hash = docId !== undefined ? `#/${view}/${docId}${place}` : view === 'reader' && this.docId !== null ? `#/reader/${this.docId}` : `#/${view}`;
     if (location.hash !== hash) location.hash = hash;
     else this.readRoute();
   }

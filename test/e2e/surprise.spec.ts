@@ -1,0 +1,107 @@
+// The surprise views on a generated book read by the default model: the reader's overlay and its
+// hover card (numbers checked against the trace stored in SQLite), the book chart (a click opens
+// the reader at that place), the most surprising passages, and the recall probe.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { decodeTracePiece } from '../../core/reading/trace.js';
+import { makeBook } from '../fixtures/texts.js';
+import { ARTIFACTS, expect, test } from './host.js';
+
+async function shot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+/** The stored trace's token that starts at `offset` (the first byte of its character). */
+function storedToken(dataDir: string, offset: number): { surprisal: number; rank: number; grad: number[] } {
+  const db = new Database(path.join(dataDir, 'library.sqlite'), { readonly: true });
+  try {
+    const rows = db.prepare(`SELECT data FROM surprise_traces WHERE start_char <= ? AND end_char > ? ORDER BY piece`).all(offset, offset) as Array<{ data: Buffer }>;
+    for (const r of rows) {
+      const p = decodeTracePiece(r.data);
+      const i = p.offsets.indexOf(offset);
+      if (i >= 0) return { surprisal: p.surprisal[i]!, rank: p.rank[i]!, grad: p.layers.map((l) => l.grad[i]!) };
+    }
+    throw new Error(`no stored token at ${offset}`);
+  } finally {
+    db.close();
+  }
+}
+
+test('surprise over the text and over the book, the hover card, a click on the chart, and recall', async ({ page, readingHost: host }) => {
+  test.setTimeout(180_000);
+  const book = path.join(host.workDir, 'surprise-book.txt');
+  const text = makeBook({ chapters: 5, paragraphsPerChapter: 16, seed: 23, title: 'Surprise Book' });
+  fs.writeFileSync(book, text);
+  await page.goto(host.url);
+  await page.getByTestId('file-input').setInputFiles(book);
+  const row = page.getByTestId('doc-row').filter({ hasText: 'Surprise Book' });
+  await expect(row.getByTestId('memory-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+
+  // The reader's overlay: words coloured by surprise, a legend, a hover card with the stored numbers.
+  await row.getByRole('button', { name: 'Surprise Book', exact: true }).click();
+  await page.getByTestId('surprise-toggle').click();
+  await expect(page.getByTestId('overlay-bar')).toBeVisible();
+  const coloured = page.locator('.reader-text .surprise');
+  await expect.poll(() => coloured.count()).toBeGreaterThan(50);
+  await page.getByTestId('signal-select').selectOption({ label: 'model surprisal' });
+  await expect.poll(() => coloured.count()).toBeGreaterThan(50);
+  const word = coloured.nth(20);
+  await word.hover();
+  const card = page.getByTestId('hover-card');
+  await expect(card).toBeVisible();
+  const start = Number(await word.getAttribute('data-start'));
+  const stored = storedToken(host.dataDir, start);
+  await expect(card.getByTestId('hc-surprisal')).toHaveText(`${stored.surprisal.toFixed(3)} nats`);
+  await expect(card.getByTestId('hc-probability')).toHaveText(Math.exp(-stored.surprisal).toFixed(4));
+  await expect(card.getByTestId('hc-rank')).toHaveText(String(stored.rank + 1));
+  await expect(card.getByTestId('hc-layer')).toHaveCount(stored.grad.length);
+  await shot(page, '20-overlay-hover');
+
+  // The threshold leaves fewer words coloured.
+  const before = await coloured.count();
+  await page.getByLabel('Threshold').fill('0.8');
+  await expect.poll(() => coloured.count()).toBeLessThan(before);
+
+  // The book view: a click on the chart opens the reader at that place.
+  await page.getByRole('button', { name: 'Memory', exact: true }).click();
+  const chart = page.getByTestId('book-chart');
+  await expect(chart).toBeVisible();
+  await expect(page.getByTestId('surprising-passage')).toHaveCount(10);
+  await shot(page, '21-memory-view');
+  const box = (await chart.boundingBox())!;
+  const [x0, x1] = [Number(await chart.getAttribute('data-x0')), Number(await chart.getAttribute('data-x1'))];
+  const fx = 0.6;
+  await chart.click({ position: { x: 52 + fx * (box.width - 64), y: box.height / 2 } });
+  await expect(page).toHaveURL(/#\/reader\/\d+@\d+$/);
+  const at = Number(/@(\d+)$/.exec(page.url())![1]);
+  expect(Math.abs(at - (x0 + fx * (x1 - x0)))).toBeLessThan((x1 - x0) * 0.01);
+  // the reader shows that place: the block that holds it is rendered and the status is past half
+  await expect.poll(async () => Number((await page.getByTestId('reader-percent').textContent())!.replace('%', ''))).toBeGreaterThan(45);
+  await shot(page, '22-opened-from-chart');
+
+  // A passage from the list opens where it starts.
+  await page.getByRole('button', { name: 'Memory', exact: true }).click();
+  const passage = page.getByTestId('surprising-passage').first();
+  const passageStart = Number(await passage.getAttribute('data-start'));
+  await passage.click();
+  await expect(page).toHaveURL(new RegExp(`@${passageStart}$`));
+
+  // Zoom by dragging across the chart, then recall.
+  await page.getByRole('button', { name: 'Memory', exact: true }).click();
+  await expect(chart).toBeVisible();
+  const b2 = (await chart.boundingBox())!;
+  await page.mouse.move(b2.x + 100, b2.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(b2.x + 300, b2.y + 100, { steps: 5 });
+  await page.mouse.up();
+  await expect.poll(async () => Number(await chart.getAttribute('data-x1')) - Number(await chart.getAttribute('data-x0'))).toBeLessThan((x1 - x0) / 2);
+  await page.getByLabel('Cue').fill(text.slice(300, 340));
+  await page.getByRole('button', { name: 'Recall' }).click();
+  await expect(page.getByTestId('recall-row')).toHaveCount(2, { timeout: 60_000 });
+  await expect(page.getByTestId('recall-row').first()).toContainText('No memory');
+  await expect(page.getByTestId('recall-row').nth(1)).toContainText('Surprise Book');
+  await shot(page, '23-zoom-recall');
+});
