@@ -82,6 +82,19 @@ test('surprise over the text and over the book, the hover card, a click on the c
   await expect.poll(async () => Number((await page.getByTestId('reader-percent').textContent())!.replace('%', ''))).toBeGreaterThan(45);
   await shot(page, '22-opened-from-chart');
 
+  // Exports: the whole trace as CSV (a row per character-starting token), the chart as PNG.
+  await page.getByRole('button', { name: 'Memory', exact: true }).click();
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  expect(csv.suggestedFilename()).toBe('Surprise Book - surprise.csv');
+  const lines = fs.readFileSync((await csv.path())!, 'utf8').trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^token,char_start,text,surprisal_nats,probability,rank,top1,top1_p,.*,layer1_momentum$/);
+  expect(lines.length - 1).toBe(text.length); // ASCII text: one token per character
+  const cells = lines[1 + start]!.split(',');
+  expect(Number(cells[1])).toBe(start);
+  expect(Number(cells[3])).toBeCloseTo(stored.surprisal, 5);
+  const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PNG' }).first().click()]);
+  expect(fs.readFileSync((await png.path())!).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+
   // A passage from the list opens where it starts.
   await page.getByRole('button', { name: 'Memory', exact: true }).click();
   const passage = page.getByTestId('surprising-passage').first();

@@ -1,7 +1,7 @@
 // The surprise overlay's pieces: which signal to show, a perceptually uniform colour scale
-// (viridis, reversed so that unsurprising text stays light), the legend's range, and words
+// (OKLCH, light for unsurprising text), the legend's range, and words
 // scored from their tokens.
-import type { SeriesPoint, TokenTrace } from '../../../core/api/contract';
+import type { SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
 
 /** 'model': the language model's surprisal; 'memory': the memory's surprise averaged over layers; a number: that memory layer. */
 export type Signal = 'model' | 'memory' | number;
@@ -23,7 +23,8 @@ export interface Hovered {
   token: Token;
   layers: number[];
   text: string;
-  rect: DOMRect;
+  /** where the word is on screen (a DOMRect) */
+  rect: { left: number; top: number; bottom: number };
 }
 
 export function tokenValue(t: Token, signal: Signal): number | null {
@@ -118,7 +119,11 @@ export function traceCsv(trace: TokenTrace, text: (start: number, end: number) =
   const L = trace.layers.length;
   const cols = ['token', 'char_start', 'text', 'surprisal_nats', 'probability', 'rank', 'top1', 'top1_p', 'top2', 'top2_p', 'top3', 'top3_p'];
   for (const l of trace.layers) cols.push(...['grad', 'loss', 'theta', 'eta', 'alpha', 'momentum'].map((k) => `layer${l}_${k}`));
-  const q = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  // one line per token: line breaks and tabs inside a token's text are written as \n, \r, \t
+  const q = (s: string) => {
+    const t = s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+    return /[",]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
   const n = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   const lines: string[] = header ? [cols.join(',')] : [];
   trace.tokens.forEach((t, i) => {
@@ -142,16 +147,4 @@ export interface Line {
   values: Array<number | null>;
   /** per point the maximum, drawn as a light band above the line */
   band?: Array<number | null>;
-}
-
-/** Save a blob as a file (the browser's download; in Electron, its save dialog). */
-export function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -1,0 +1,58 @@
+// The overlay's pure pieces: words take their most surprising token, the legend's range, the
+// colour scale's lightness falls evenly, and the CSV export is one line per token.
+import { describe, expect, it } from 'vitest';
+import type { SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
+import { colour, scaleOf, scoreWords, tokenValue, traceCsv } from '../../../renderer/src/lib/surprise.js';
+
+const mem = (grad: number | null) => ({ grad, loss: 1, theta: 0.1, eta: 0.9, alpha: 0.01, momentum: 0.2 });
+const token = (index: number, start: number, surprisal: number | null, grads: Array<number | null>): TokenTrace['tokens'][number] => ({
+  index,
+  start,
+  surprisal,
+  rank: 3,
+  top: [{ text: 'a', p: 0.5 }, { text: ',', p: 0.2 }, { text: '\n', p: 0.1 }],
+  memory: grads.map(mem),
+});
+
+describe('surprise overlay helpers', () => {
+  const text = 'ab cd\n\nef';
+  const tokens = [token(0, 10, null, [1, 3]), token(1, 11, 2, [5, 1]), token(2, 12, 0.5, [0, 0]), token(3, 13, 1, [2, 2]), token(4, 14, 4, [null, 1]), token(5, 15, 3, [1, 1]), token(6, 17, 9, [7, 9]), token(7, 18, 1, [0, 0])];
+
+  it('scores each word by its most surprising token, for each signal', () => {
+    expect(tokenValue(tokens[1]!, 'model')).toBe(2);
+    expect(tokenValue(tokens[1]!, 'memory')).toBe(3);
+    expect(tokenValue(tokens[1]!, 0)).toBe(5);
+    expect(tokenValue(tokens[4]!, 'memory')).toBe(1); // a layer without a value is left out of the mean
+    const words = scoreWords(text, 10, tokens, 'model');
+    expect(words.map((w) => w.text)).toEqual(['ab', ' ', 'cd', '\n\n', 'ef']);
+    expect(words.map((w) => w.value)).toEqual([2, null, 4, null, 9]);
+    expect(words.map((w) => w.token)).toEqual([1, -1, 4, -1, 6]);
+    expect(scoreWords(text, 10, tokens, 1).map((w) => w.value)).toEqual([3, null, 2, null, 9]);
+  });
+
+  it('takes the legend from the 5th percentile of the means to the 98th of the maxima', () => {
+    const points = Array.from({ length: 101 }, (_, i): SeriesPoint => ({ start: i, end: i + 1, lmMean: i, lmMax: 2 * i, memMean: null, memMax: null, layers: [] }));
+    expect(scaleOf(points, 'model')).toEqual({ lo: 5, hi: 196 });
+    expect(scaleOf(points, 'memory')).toEqual({ lo: 0, hi: 1 }); // nothing to scale by
+  });
+
+  it('darkens evenly along the scale (perceptually uniform lightness)', () => {
+    const lightness = [0, 0.25, 0.5, 0.75, 1].map((t) => Number(/oklch\(([\d.]+)%/.exec(colour(t))![1]));
+    const steps = lightness.slice(1).map((l, i) => lightness[i]! - l);
+    for (const s of steps) expect(s).toBeCloseTo(steps[0]!, 6);
+    expect(steps[0]).toBeGreaterThan(0);
+    expect(colour(-3)).toBe(colour(0));
+    expect(colour(7)).toBe(colour(1));
+  });
+
+  it('writes one CSV line per token, with line breaks in text escaped and commas quoted', () => {
+    const trace: TokenTrace = { modelId: 'm', modelName: 'M', layers: [0, 1], tokens };
+    const doc = ' '.repeat(10) + text;
+    const csv = traceCsv(trace, (a, b) => doc.slice(a, b), (i) => tokens[i + 1]?.start ?? doc.length, true);
+    const lines = csv.trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + tokens.length);
+    expect(lines[0]!.split(',')).toHaveLength(12 + 2 * 6);
+    expect(lines[1]).toBe('0,10,a,,,3,a,0.5,",",0.2,\\n,0.1,1,1,0.1,0.9,0.01,0.2,3,1,0.1,0.9,0.01,0.2');
+    expect(lines[6]).toContain(',15,\\n\\n,3,'); // the blank line's token
+  });
+});
