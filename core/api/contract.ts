@@ -255,7 +255,8 @@ export const methods = {
     params: z
       .object({ id, start: z.number().int().nonnegative().optional(), end: z.number().int().nonnegative().optional(), points: z.number().int().min(1).max(5000).default(1000), modelId: z.string().max(64).optional() })
       .strict(),
-    result: z.object({ modelId: z.string(), modelName: z.string(), status: ReadingState, layers: z.number().int(), readChars: z.number().int(), points: z.array(SeriesPoint) }),
+    // layers: the memory layers' numbers, in the order of each point's `layers`; readChars: how far the text has been read
+    result: z.object({ modelId: z.string(), modelName: z.string(), status: ReadingState, layers: z.array(z.number().int()), readChars: z.number().int(), points: z.array(SeriesPoint) }),
   },
   /** What the memories recall for a cue: its loss under no memory and under each read document's, and what the model writes next. */
   'memory.recall': {

@@ -5,6 +5,7 @@ import type { ReadingState, SeriesPoint, TokenTrace } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
+import { hasMemory, type ModelConfig } from '../../models/model/config.js';
 import { tokenizerFromSpec, type Tokenizer, type TokenizerSpec } from '../../models/tokenizer/index.js';
 import { chunkOf, decodeSummary, decodeTracePiece, type SummaryRow } from './trace.js';
 
@@ -106,7 +107,11 @@ const summaryCache = new Map<string, { rows: SummaryRow[]; key: string }>();
 export function summaries(db: Db, docId: number, modelId: string): SummaryRow[] {
   const cacheKey = `${db.name}|${docId}|${modelId}`;
   // the cache is valid while the trace has not grown (a reading in progress adds pieces)
-  const stamp = db.prepare(`SELECT count(*) || ':' || coalesce(max(piece), -1) FROM surprise_traces WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, modelId) as string;
+  // (the reading's last update too: a deleted document's id may come back with another text)
+  const stamp = db
+    .prepare(`SELECT count(*) || ':' || coalesce(max(piece), -1) || ':' || (SELECT updated_at FROM readings WHERE doc_id = @docId AND model_id = @modelId) FROM surprise_traces WHERE doc_id = @docId AND model_id = @modelId`)
+    .pluck()
+    .get({ docId, modelId }) as string;
   const hit = summaryCache.get(cacheKey);
   if (hit && hit.key === stamp) return hit.rows;
   const rows = (db.prepare(`SELECT summary FROM surprise_traces WHERE doc_id = ? AND model_id = ? ORDER BY piece`).all(docId, modelId) as Array<{ summary: Buffer }>).flatMap((r) => decodeSummary(r.summary));
@@ -125,14 +130,24 @@ const max = (xs: number[]) => {
 };
 
 /** The series over [start, end) of the text in at most `points` points (means of means, maxima of maxima). */
-export function surpriseSeries(db: Db, docId: number, opts: { start?: number; end?: number; points: number; modelId?: string }): { modelId: string; modelName: string; status: ReadingState; layers: number; readChars: number; points: SeriesPoint[] } {
+/** The model's memory layers, by layer number (the order of every trace's and summary's layers). */
+export function memoryLayersOf(db: Db, modelId: string): number[] {
+  const config = JSON.parse(db.prepare(`SELECT config FROM models WHERE id = ?`).pluck().get(modelId) as string) as ModelConfig;
+  return Array.from({ length: config.layers }, (_, l) => l).filter((l) => hasMemory(config, l));
+}
+
+export function surpriseSeries(db: Db, docId: number, opts: { start?: number; end?: number; points: number; modelId?: string }): { modelId: string; modelName: string; status: ReadingState; layers: number[]; readChars: number; points: SeriesPoint[] } {
   const reading = readingFor(db, docId, opts.modelId);
   const all = summaries(db, docId, reading.modelId);
   const doc = getSummary(db, docId);
+  const readChars = all.at(-1)?.endChar ?? 0;
+  const layerIds = memoryLayersOf(db, reading.modelId);
   const start = Math.max(0, opts.start ?? 0);
-  const end = Math.min(doc.chars, opts.end ?? doc.chars);
+  const end = Math.min(doc.chars, readChars, opts.end ?? doc.chars); // bins over what has been read
+  const base = { modelId: reading.modelId, modelName: reading.modelName, status: reading.status, layers: layerIds, readChars };
+  if (end <= start) return { ...base, points: [] };
   const rows = all.filter((r) => r.endChar > start && r.startChar < end);
-  const L = all[0]?.layers.length ?? 0;
+  const L = layerIds.length;
   const bins = Math.max(1, Math.min(opts.points, rows.length));
   const width = (end - start) / bins;
   const groups: SummaryRow[][] = Array.from({ length: bins }, () => []);
@@ -147,15 +162,18 @@ export function surpriseSeries(db: Db, docId: number, opts: { start?: number; en
       lmMax: max(g.map((r) => r.lmMax)),
       memMean: mean(g.map((r) => r.memMean)),
       memMax: max(g.map((r) => r.memMax)),
-      layers: Array.from({ length: L }, (_, l) => ({
-        gradMean: mean(g.map((r) => r.layers[l]!.gradMean)),
-        gradMax: max(g.map((r) => r.layers[l]!.gradMax)),
-        theta: mean(g.map((r) => r.layers[l]!.theta)),
-        eta: mean(g.map((r) => r.layers[l]!.eta)),
-        alpha: mean(g.map((r) => r.layers[l]!.alpha)),
-        momentum: mean(g.map((r) => r.layers[l]!.momentum)),
-      })),
+      layers: Array.from({ length: L }, (_, l) => {
+        const ls = g.map((r) => r.layers[l]).filter((x) => x !== undefined);
+        return {
+          gradMean: mean(ls.map((x) => x.gradMean)),
+          gradMax: max(ls.map((x) => x.gradMax)),
+          theta: mean(ls.map((x) => x.theta)),
+          eta: mean(ls.map((x) => x.eta)),
+          alpha: mean(ls.map((x) => x.alpha)),
+          momentum: mean(ls.map((x) => x.momentum)),
+        };
+      }),
     });
   }
-  return { modelId: reading.modelId, modelName: reading.modelName, status: reading.status, layers: L, readChars: all.at(-1)?.endChar ?? 0, points };
+  return { ...base, points };
 }

@@ -26,10 +26,11 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
     .prepare(
       `SELECT d.id AS docId, d.title, coalesce(s.state, r.checkpoint) AS state
        FROM readings r JOIN documents d ON d.id = r.doc_id LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id
-       WHERE r.model_id = ? AND d.status = 'ready' AND coalesce(s.state, r.checkpoint) IS NOT NULL ORDER BY d.title`,
+       WHERE r.model_id = @model AND d.status = 'ready' AND coalesce(s.state, r.checkpoint) IS NOT NULL
+         AND (@ids IS NULL OR d.id IN (SELECT value FROM json_each(@ids))) ORDER BY d.title`,
     )
-    .all(modelInfo.id) as Source[];
-  const chosen = docIds ? docs.filter((d) => docIds.includes(d.docId!)) : docs;
+    .all({ model: modelInfo.id, ids: docIds ? JSON.stringify(docIds) : null }) as Source[];
+  const chosen = docs;
   const sources: Source[] = [{ docId: null, title: 'No memory (a fresh state)', state: null }, ...chosen];
   const layers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
   const rows: RecallResult['rows'] = [];
@@ -40,7 +41,14 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
       let text = '';
       if (next > 0) {
         const out: number[] = [];
-        for await (const id of generate(model, ids, { maxTokens: next, state })) out.push(id);
+        const it = generate(model, ids, { maxTokens: next, state });
+        for (let r = await it.next(); ; r = await it.next()) {
+          if (r.done) {
+            disposeModelState(r.value); // the state after the continuation: ours to free
+            break;
+          }
+          out.push(r.value);
+        }
         text = tokenizer.decode(out);
       }
       rows.push({ docId: src.docId, title: src.title, lmLoss, memLoss, next: text });

@@ -71,8 +71,9 @@ export function decodeTracePiece(bytes: Uint8Array): TracePiece {
     offsets: get.get('offsets') as Int32Array,
     surprisal: f32('lm.surprisal'),
     rank: get.get('lm.rank') as Int32Array,
-    top: get.get('lm.top') as Int32Array,
-    topProb: f32('lm.topProb'),
+    // pieces written before alternatives were kept have none
+    top: (get.get('lm.top') as Int32Array | undefined) ?? new Int32Array(TOP_K * (get.get('offsets')?.length ?? 0)).fill(-1),
+    topProb: f32('lm.topProb') ?? new Float32Array(TOP_K * (get.get('offsets')?.length ?? 0)).fill(NaN),
     layers: meta.layers.map(({ layer, firstChunk }) => {
       const pre = `l${layer}.`;
       return { layer, firstChunk, grad: f32(pre + 'grad'), loss: f32(pre + 'loss'), theta: f32(pre + 'theta'), eta: f32(pre + 'eta'), alpha: f32(pre + 'alpha'), momentum: f32(pre + 'momentum') };

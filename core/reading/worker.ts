@@ -58,10 +58,9 @@ async function main(): Promise<void> {
     if (m.data.type === 'pause') pauseRequested = true;
     else if (m.data.type === 'recall') {
       const { requestId, cue, docIds, next: tokens } = m.data;
-      recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, tokens).then(
-        (result) => send({ type: 'recalled', requestId, result }),
-        (e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() }),
-      );
+      recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, tokens)
+        .then((result) => send({ type: 'recalled', requestId, result }))
+        .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() })); // also a result that fails validation
     } else {
       queue.push(m.data.docId);
       void next();

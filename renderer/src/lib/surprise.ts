@@ -43,10 +43,11 @@ export function pointValue(p: SeriesPoint, signal: Signal, which: 'mean' | 'max'
   return l ? (which === 'mean' ? l.gradMean : l.gradMax) : null;
 }
 
-export function signalLabel(signal: Signal): string {
+/** @param layerIds the memory layers' numbers (a numeric signal is an index into them) */
+export function signalLabel(signal: Signal, layerIds: number[] = []): string {
   if (signal === 'model') return "model's surprisal (nats)";
   if (signal === 'memory') return "memory's surprise, mean of layers";
-  return `memory's surprise, layer ${signal}`;
+  return `memory's surprise, layer ${layerIds[signal] ?? signal}`;
 }
 
 /**
@@ -99,10 +100,13 @@ export function scoreWords(text: string, blockStart: number, tokens: Token[], si
       out.push({ text: m[0], token: -1, value: null });
       continue;
     }
-    while (k < tokens.length && tokens[k]!.start < s) k++;
+    // the tokens that overlap the word: from the one that covers its first character (a BPE token
+    // starts with the space before the word) to the last that starts inside it
+    while (k + 1 < tokens.length && tokens[k + 1]!.start <= s) k++;
     let best = -1;
     let bestValue: number | null = null;
     for (let j = k; j < tokens.length && tokens[j]!.start < e; j++) {
+      if ((tokens[j + 1]?.start ?? Infinity) <= s) continue; // ends before the word
       const v = tokenValue(tokens[j]!, signal);
       if (v !== null && (bestValue === null || v > bestValue)) {
         best = j;

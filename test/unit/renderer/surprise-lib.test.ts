@@ -30,6 +30,15 @@ describe('surprise overlay helpers', () => {
     expect(scoreWords(text, 10, tokens, 1).map((w) => w.value)).toEqual([3, null, 2, null, 9]);
   });
 
+  it('gives a word the BPE token that carries its leading space', () => {
+    // "ab cd": tokens "ab" at 0 and " cd" at 2 (the space belongs to the second token)
+    const bpe = [token(0, 0, 1, [1, 1]), token(1, 2, 5, [2, 2])];
+    const words = scoreWords('ab cd', 0, bpe, 'model');
+    expect(words.map((w) => [w.text, w.value])).toEqual([['ab', 1], [' ', null], ['cd', 5]]);
+    // a word whose token began in the block before: the fetched trace starts one character early
+    expect(scoreWords('cd', 3, bpe, 'model').map((w) => w.value)).toEqual([5]);
+  });
+
   it('takes the legend from the 5th percentile of the means to the 98th of the maxima', () => {
     const points = Array.from({ length: 101 }, (_, i): SeriesPoint => ({ start: i, end: i + 1, lmMean: i, lmMax: 2 * i, memMean: null, memMax: null, layers: [] }));
     expect(scaleOf(points, 'model')).toEqual({ lo: 5, hi: 196 });
