@@ -14,7 +14,7 @@ import { LATEST_SCHEMA_VERSION } from './library/migrations.js';
 import { deleteDocument, findInDocument, getDetail, listDocuments, readBlocks } from './library/queries.js';
 import { ReadingQueue } from './reading/queue.js';
 import { listReadings } from './reading/status.js';
-import { surpriseSeries, traceRange } from './reading/inspect.js';
+import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
 import { Uploads } from './library/uploads.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
@@ -129,6 +129,7 @@ export function createCore(opts: CoreOptions): Core {
     'reading.list': ({ id }) => listReadings(db, id === undefined ? {} : { docId: id }),
     'doc.surprising': ({ id, top, signal }) => surprisingPassages(db, id, top, signal),
     'doc.trace': ({ id, start, end, modelId }) => traceRange(db, id, start, end, modelId),
+    'doc.overlay': ({ id, start, end, modelId }) => overlayRange(db, id, start, end, modelId),
     'doc.series': ({ id, start, end, points, modelId }) => surpriseSeries(db, id, { points, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}), ...(modelId ? { modelId } : {}) }),
     'memory.recall': ({ cue, ids, next }) => reading.recall(cue, ids, next),
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),

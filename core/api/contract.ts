@@ -162,6 +162,16 @@ export const TokenTrace = z.object({
 });
 export type TokenTrace = z.infer<typeof TokenTrace>;
 
+/** The overlay's columns for a range of text: one entry per token (the first of a character's). */
+export const OverlayTrace = z.object({
+  modelId: z.string(),
+  layers: z.array(z.number().int()),
+  starts: z.array(z.number().int().nonnegative()),
+  surprisal: z.array(maybe),
+  grad: z.array(z.array(maybe)), // per memory layer, per token
+});
+export type OverlayTrace = z.infer<typeof OverlayTrace>;
+
 const LayerPoint = z.object({ gradMean: maybe, gradMax: maybe, theta: maybe, eta: maybe, alpha: maybe, momentum: maybe });
 export const SeriesPoint = z.object({
   start: z.number().int().nonnegative(),
@@ -249,6 +259,11 @@ export const methods = {
   'doc.trace': {
     params: z.object({ id, start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), modelId: z.string().max(64).optional() }).strict(),
     result: TokenTrace,
+  },
+  /** The overlay's columns for [start, end) of the text (at most 40,000 characters): compact, for colouring. */
+  'doc.overlay': {
+    params: z.object({ id, start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), modelId: z.string().max(64).optional() }).strict(),
+    result: OverlayTrace,
   },
   /** Surprise and the memory's gates along the text (or [start, end)), in at most `points` points. */
   'doc.series': {

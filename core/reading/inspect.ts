@@ -1,13 +1,13 @@
 // What the surprise views read: the per-token trace of a range of text (the reader's overlay and
 // hover card), and the whole book's series downsampled to a number of points (the book and memory
 // charts, zoomable). Decoded summaries are cached per reading, so zooming does not decode again.
-import type { ReadingState, SeriesPoint, TokenTrace } from '../api/contract.js';
+import type { OverlayTrace, ReadingState, SeriesPoint, TokenTrace } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { hasMemory, type ModelConfig } from '../../models/model/config.js';
 import { tokenizerFromSpec, type Tokenizer, type TokenizerSpec } from '../../models/tokenizer/index.js';
-import { chunkOf, decodeSummary, decodeTracePiece, type SummaryRow } from './trace.js';
+import { chunkOf, decodeSummary, decodeTracePiece, type SummaryRow, type TracePiece } from './trace.js';
 
 export const MAX_TRACE_CHARS = 40_000;
 
@@ -63,38 +63,56 @@ function tokenText(t: Tokenizer, id: number): string {
 
 const num = (v: number) => (Number.isFinite(v) ? v : null);
 
-/** Every token that starts in [start, end), with its surprise, alternatives and the memory's signals there. */
-export function traceRange(db: Db, docId: number, start: number, end: number, modelId?: string): TokenTrace {
+/** The stored tokens that start in [start, end), in order; of a multi-byte character's byte tokens (one offset) only the first. */
+function* tokensIn(db: Db, docId: number, modelId: string, start: number, end: number): Generator<{ p: TracePiece; i: number }> {
   if (end - start > MAX_TRACE_CHARS) throw new ApiError('bad_request', `Ask for at most ${MAX_TRACE_CHARS} characters of trace at a time.`);
-  const reading = readingFor(db, docId, modelId);
-  const tok = tokenizerOf(db, reading.modelId);
   const rows = db
     .prepare(`SELECT data FROM surprise_traces WHERE doc_id = ? AND model_id = ? AND start_char < ? AND end_char > ? ORDER BY piece`)
-    .all(docId, reading.modelId, end, start) as Array<{ data: Buffer }>;
-  const out: TokenTrace = { modelId: reading.modelId, modelName: reading.modelName, layers: [], tokens: [] };
+    .all(docId, modelId, end, start) as Array<{ data: Buffer }>;
+  let last = -1;
   for (const row of rows) {
     const p = decodeTracePiece(row.data);
-    if (out.layers.length === 0) out.layers = p.layers.map((l) => l.layer);
     for (let i = 0; i < p.offsets.length; i++) {
       const at = p.offsets[i]!;
-      if (at < start || at >= end) continue;
-      // a multi-byte character is several byte tokens at one offset: they show as one, the first
-      const last = out.tokens[out.tokens.length - 1];
-      if (last && last.start === at) continue;
-      out.tokens.push({
-        index: p.startToken + i,
-        start: at,
-        surprisal: num(p.surprisal[i]!),
-        rank: p.rank[i]! >= 0 ? p.rank[i]! : null,
-        top: Array.from(p.top.subarray(3 * i, 3 * i + 3))
-          .map((id, k) => ({ text: tokenText(tok, id), p: num(p.topProb[3 * i + k]!) }))
-          .filter((a) => a.text !== ''),
-        memory: p.layers.map((l) => {
-          const c = chunkOf(p, l, i);
-          return { grad: num(l.grad[i]!), loss: num(l.loss[i]!), theta: num(l.theta[i]!), eta: c >= 0 ? num(l.eta[c]!) : null, alpha: c >= 0 ? num(l.alpha[c]!) : null, momentum: c >= 0 ? num(l.momentum[c]!) : null };
-        }),
-      });
+      if (at < start || at >= end || at === last) continue;
+      last = at;
+      yield { p, i };
     }
+  }
+}
+
+/** Every token that starts in [start, end), with its surprise, alternatives and the memory's signals there. */
+export function traceRange(db: Db, docId: number, start: number, end: number, modelId?: string): TokenTrace {
+  const reading = readingFor(db, docId, modelId);
+  const tok = tokenizerOf(db, reading.modelId);
+  const out: TokenTrace = { modelId: reading.modelId, modelName: reading.modelName, layers: memoryLayersOf(db, reading.modelId), tokens: [] };
+  for (const { p, i } of tokensIn(db, docId, reading.modelId, start, end)) {
+    out.tokens.push({
+      index: p.startToken + i,
+      start: p.offsets[i]!,
+      surprisal: num(p.surprisal[i]!),
+      rank: p.rank[i]! >= 0 ? p.rank[i]! : null,
+      top: Array.from(p.top.subarray(3 * i, 3 * i + 3))
+        .map((id, k) => ({ text: tokenText(tok, id), p: num(p.topProb[3 * i + k]!) }))
+        .filter((a) => a.text !== ''),
+      memory: p.layers.map((l) => {
+        const c = chunkOf(p, l, i);
+        return { grad: num(l.grad[i]!), loss: num(l.loss[i]!), theta: num(l.theta[i]!), eta: c >= 0 ? num(l.eta[c]!) : null, alpha: c >= 0 ? num(l.alpha[c]!) : null, momentum: c >= 0 ? num(l.momentum[c]!) : null };
+      }),
+    });
+  }
+  return out;
+}
+
+/** What the overlay colours by, in columns (a block's worth stays small to send and parse): token starts, the model's surprisal, the memory's surprise per layer. */
+export function overlayRange(db: Db, docId: number, start: number, end: number, modelId?: string): OverlayTrace {
+  const reading = readingFor(db, docId, modelId);
+  const layers = memoryLayersOf(db, reading.modelId);
+  const out: OverlayTrace = { modelId: reading.modelId, layers, starts: [], surprisal: [], grad: layers.map(() => []) };
+  for (const { p, i } of tokensIn(db, docId, reading.modelId, start, end)) {
+    out.starts.push(p.offsets[i]!);
+    out.surprisal.push(num(p.surprisal[i]!));
+    p.layers.forEach((l, k) => out.grad[k]?.push(num(l.grad[i]!)));
   }
   return out;
 }

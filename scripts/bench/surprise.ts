@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     await page.getByTestId('surprise-toggle').click();
     await page.locator('.reader-text .surprise').first().waitFor();
     const overlayMs = Date.now() - o0;
-    const spans = await page.locator('.reader-text [data-token]').count();
+    const spans = await page.locator('.reader-text [data-at]').count();
     const overlayFrames = await scrollFrames(page);
     const overlayLong = await takeLongTasks(page);
 

@@ -52,7 +52,7 @@ test('surprise over the text and over the book, the hover card, a click on the c
   await word.hover();
   const card = page.getByTestId('hover-card');
   await expect(card).toBeVisible();
-  const start = Number(await word.getAttribute('data-start'));
+  const start = Number(await word.getAttribute('data-at'));
   const stored = storedToken(host.dataDir, start);
   await expect(card.getByTestId('hc-surprisal')).toHaveText(`${stored.surprisal.toFixed(3)} nats`);
   await expect(card.getByTestId('hc-probability')).toHaveText(Math.exp(-stored.surprisal).toFixed(4));

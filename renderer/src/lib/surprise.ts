@@ -1,7 +1,7 @@
 // The surprise overlay's pieces: which signal to show, a perceptually uniform colour scale
 // (OKLCH, light for unsurprising text), the legend's range, and words
 // scored from their tokens.
-import type { SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
+import type { OverlayTrace, SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
 
 /** 'model': the language model's surprisal; 'memory': the memory's surprise averaged over layers; a number: that memory layer. */
 export type Signal = 'model' | 'memory' | number;
@@ -27,13 +27,14 @@ export interface Hovered {
   rect: { left: number; top: number; bottom: number };
 }
 
-export function tokenValue(t: Token, signal: Signal): number | null {
-  if (signal === 'model') return t.surprisal;
+/** Token i's value under a signal, from the overlay's columns. */
+export function overlayValue(o: OverlayTrace, i: number, signal: Signal): number | null {
+  if (signal === 'model') return o.surprisal[i] ?? null;
   if (signal === 'memory') {
-    const vs = t.memory.map((m) => m.grad).filter((v): v is number => v !== null);
+    const vs = o.grad.map((g) => g[i]).filter((v): v is number => v !== null && v !== undefined);
     return vs.length ? vs.reduce((a, b) => a + b, 0) / vs.length : null;
   }
-  return t.memory[signal]?.grad ?? null;
+  return o.grad[signal]?.[i] ?? null;
 }
 
 export function pointValue(p: SeriesPoint, signal: Signal, which: 'mean' | 'max' = 'mean'): number | null {
@@ -83,14 +84,15 @@ export function scaleOf(points: SeriesPoint[], signal: Signal): { lo: number; hi
 
 export interface Word {
   text: string;
-  /** index in the trace's tokens of the word's most surprising token, or -1 (white space, or no trace) */
+  /** index in the overlay's columns of the word's most surprising token, or -1 (white space, or no trace) */
   token: number;
   value: number | null;
 }
 
 /** Split a block's text into words and white space; each word takes its most surprising token. */
-export function scoreWords(text: string, blockStart: number, tokens: Token[], signal: Signal): Word[] {
+export function scoreWords(text: string, blockStart: number, o: OverlayTrace, signal: Signal): Word[] {
   const out: Word[] = [];
+  const starts = o.starts;
   let k = 0;
   const re = /\s+|[^\s]+/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
@@ -102,12 +104,12 @@ export function scoreWords(text: string, blockStart: number, tokens: Token[], si
     }
     // the tokens that overlap the word: from the one that covers its first character (a BPE token
     // starts with the space before the word) to the last that starts inside it
-    while (k + 1 < tokens.length && tokens[k + 1]!.start <= s) k++;
+    while (k + 1 < starts.length && starts[k + 1]! <= s) k++;
     let best = -1;
     let bestValue: number | null = null;
-    for (let j = k; j < tokens.length && tokens[j]!.start < e; j++) {
-      if ((tokens[j + 1]?.start ?? Infinity) <= s) continue; // ends before the word
-      const v = tokenValue(tokens[j]!, signal);
+    for (let j = k; j < starts.length && starts[j]! < e; j++) {
+      if ((starts[j + 1] ?? Infinity) <= s) continue; // ends before the word
+      const v = overlayValue(o, j, signal);
       if (v !== null && (bestValue === null || v > bestValue)) {
         best = j;
         bestValue = v;

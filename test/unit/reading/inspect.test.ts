@@ -68,6 +68,12 @@ describe('inspecting a read document', () => {
       expect(tok.memory[0]!.alpha).toBeLessThan(1);
     }
     await expect(api.call('doc.trace', { id, start: 0, end: 100_000 })).rejects.toThrow(/at most 40000 characters/);
+    // the overlay's columns carry the same numbers, compactly
+    const o = await api.call('doc.overlay', { id, start: 100, end: 1100 });
+    expect(o.layers).toEqual(t.layers);
+    expect(o.starts).toEqual(t.tokens.map((x) => x.start));
+    expect(o.surprisal).toEqual(t.tokens.map((x) => x.surprisal));
+    expect(o.grad[1]).toEqual(t.tokens.map((x) => x.memory[1]!.grad));
   });
 
   it('downsamples the whole book into points that keep the peaks, and zooms into a range', async () => {

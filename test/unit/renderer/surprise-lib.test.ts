@@ -1,8 +1,8 @@
 // The overlay's pure pieces: words take their most surprising token, the legend's range, the
 // colour scale's lightness falls evenly, and the CSV export is one line per token.
 import { describe, expect, it } from 'vitest';
-import type { SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
-import { colour, scaleOf, scoreWords, tokenValue, traceCsv } from '../../../renderer/src/lib/surprise.js';
+import type { OverlayTrace, SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
+import { colour, overlayValue, scaleOf, scoreWords, traceCsv } from '../../../renderer/src/lib/surprise.js';
 
 const mem = (grad: number | null) => ({ grad, loss: 1, theta: 0.1, eta: 0.9, alpha: 0.01, momentum: 0.2 });
 const token = (index: number, start: number, surprisal: number | null, grads: Array<number | null>): TokenTrace['tokens'][number] => ({
@@ -14,29 +14,39 @@ const token = (index: number, start: number, surprisal: number | null, grads: Ar
   memory: grads.map(mem),
 });
 
+/** The overlay's columns for some tokens (what doc.overlay returns). */
+const columns = (ts: Array<TokenTrace['tokens'][number]>): OverlayTrace => ({
+  modelId: 'm',
+  layers: [0, 1],
+  starts: ts.map((t) => t.start),
+  surprisal: ts.map((t) => t.surprisal),
+  grad: [0, 1].map((l) => ts.map((t) => t.memory[l]!.grad)),
+});
+
 describe('surprise overlay helpers', () => {
   const text = 'ab cd\n\nef';
   const tokens = [token(0, 10, null, [1, 3]), token(1, 11, 2, [5, 1]), token(2, 12, 0.5, [0, 0]), token(3, 13, 1, [2, 2]), token(4, 14, 4, [null, 1]), token(5, 15, 3, [1, 1]), token(6, 17, 9, [7, 9]), token(7, 18, 1, [0, 0])];
 
   it('scores each word by its most surprising token, for each signal', () => {
-    expect(tokenValue(tokens[1]!, 'model')).toBe(2);
-    expect(tokenValue(tokens[1]!, 'memory')).toBe(3);
-    expect(tokenValue(tokens[1]!, 0)).toBe(5);
-    expect(tokenValue(tokens[4]!, 'memory')).toBe(1); // a layer without a value is left out of the mean
-    const words = scoreWords(text, 10, tokens, 'model');
+    const o = columns(tokens);
+    expect(overlayValue(o, 1, 'model')).toBe(2);
+    expect(overlayValue(o, 1, 'memory')).toBe(3);
+    expect(overlayValue(o, 1, 0)).toBe(5);
+    expect(overlayValue(o, 4, 'memory')).toBe(1); // a layer without a value is left out of the mean
+    const words = scoreWords(text, 10, o, 'model');
     expect(words.map((w) => w.text)).toEqual(['ab', ' ', 'cd', '\n\n', 'ef']);
     expect(words.map((w) => w.value)).toEqual([2, null, 4, null, 9]);
     expect(words.map((w) => w.token)).toEqual([1, -1, 4, -1, 6]);
-    expect(scoreWords(text, 10, tokens, 1).map((w) => w.value)).toEqual([3, null, 2, null, 9]);
+    expect(scoreWords(text, 10, o, 1).map((w) => w.value)).toEqual([3, null, 2, null, 9]);
   });
 
   it('gives a word the BPE token that carries its leading space', () => {
     // "ab cd": tokens "ab" at 0 and " cd" at 2 (the space belongs to the second token)
     const bpe = [token(0, 0, 1, [1, 1]), token(1, 2, 5, [2, 2])];
-    const words = scoreWords('ab cd', 0, bpe, 'model');
+    const words = scoreWords('ab cd', 0, columns(bpe), 'model');
     expect(words.map((w) => [w.text, w.value])).toEqual([['ab', 1], [' ', null], ['cd', 5]]);
     // a word whose token began in the block before: the fetched trace starts one character early
-    expect(scoreWords('cd', 3, bpe, 'model').map((w) => w.value)).toEqual([5]);
+    expect(scoreWords('cd', 3, columns(bpe), 'model').map((w) => w.value)).toEqual([5]);
   });
 
   it('takes the legend from the 5th percentile of the means to the 98th of the maxima', () => {
