@@ -61,9 +61,10 @@ export function colour(t: number): string {
   return `oklch(${(96 - 58 * x).toFixed(1)}% ${(0.06 + 0.1 * x).toFixed(3)} ${(100 + 200 * x).toFixed(0)})`;
 }
 
-/** Dark backgrounds take white text. */
-export function textColour(t: number): string {
-  return t > 0.6 ? '#fff' : '#1d1d1d';
+/** The overlay paints in STEPS highlights (::highlight(surprise-0 ... 11) in app.css, colour((k + 0.5) / STEPS)). */
+export const STEPS = 12;
+export function step(t: number): number {
+  return Math.min(STEPS - 1, Math.max(0, Math.floor(t * STEPS)));
 }
 
 /** The legend's range: from the 5th percentile of the book's bucket means to the 98th of its bucket maxima (words take their most surprising token). */

@@ -2,7 +2,8 @@
 // colour scale's lightness falls evenly, and the CSV export is one line per token.
 import { describe, expect, it } from 'vitest';
 import type { OverlayTrace, SeriesPoint, TokenTrace } from '../../../core/api/contract.js';
-import { colour, overlayValue, scaleOf, scoreWords, traceCsv } from '../../../renderer/src/lib/surprise.js';
+import fs from 'node:fs';
+import { colour, overlayValue, scaleOf, scoreWords, step, STEPS, traceCsv } from '../../../renderer/src/lib/surprise.js';
 
 const mem = (grad: number | null) => ({ grad, loss: 1, theta: 0.1, eta: 0.9, alpha: 0.01, momentum: 0.2 });
 const token = (index: number, start: number, surprisal: number | null, grads: Array<number | null>): TokenTrace['tokens'][number] => ({
@@ -60,6 +61,10 @@ describe('surprise overlay helpers', () => {
     const steps = lightness.slice(1).map((l, i) => lightness[i]! - l);
     for (const s of steps) expect(s).toBeCloseTo(steps[0]!, 6);
     expect(steps[0]).toBeGreaterThan(0);
+    // the overlay's classes in app.css are the scale's steps
+    const css = fs.readFileSync(new URL('../../../renderer/src/app.css', import.meta.url), 'utf8');
+    for (let k = 0; k < STEPS; k++) expect(css).toContain(`::highlight(surprise-${k}) { background-color: ${colour((k + 0.5) / STEPS)};`);
+    expect([0, 0.5, 0.999, 1, 2].map(step)).toEqual([0, 6, 11, 11, 11]);
     expect(colour(-3)).toBe(colour(0));
     expect(colour(7)).toBe(colour(1));
   });
