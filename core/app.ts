@@ -16,6 +16,9 @@ import { ReadingQueue } from './reading/queue.js';
 import { listReadings } from './reading/status.js';
 import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
+import { familiarityFrom, retrieve } from './ask/retrieve.js';
+
+const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
 import { Uploads } from './library/uploads.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
 import { VERSION } from './version.js';
@@ -132,6 +135,12 @@ export function createCore(opts: CoreOptions): Core {
     'doc.overlay': ({ id, start, end, modelId }) => overlayRange(db, id, start, end, modelId),
     'doc.series': ({ id, start, end, points, modelId }) => surpriseSeries(db, id, { points, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}), ...(modelId ? { modelId } : {}) }),
     'memory.recall': ({ cue, ids, next }) => reading.recall(cue, ids, next),
+    'ask.retrieve': async ({ question, ids, top, memory }) => {
+      // the books' memories rank the books; without a usable model, BM25 alone answers
+      const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
+      const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+      return { ...r, notFound: r.citations.length === 0 };
+    },
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'dialog.openFiles': async () => {
       if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');

@@ -201,6 +201,23 @@ export const RecallResult = z.object({
 });
 export type RecallResult = z.infer<typeof RecallResult>;
 
+/** A passage an answer rests on, with everything needed to open the reader exactly there. */
+export const Citation = z.object({
+  docId: id,
+  title: z.string(),
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  line: z.number().int().positive(),
+  page: PageMark.nullable(),
+  chapter: z.string().nullable(),
+  text: z.string(),
+  score: z.number(), // the fused score (reciprocal rank fusion)
+  bm25: z.number(), // FTS5 BM25 relevance (higher is better)
+  bm25Rank: z.number().int().positive(),
+  memoryRank: z.number().int().positive().nullable(), // the book's rank by its memory's familiarity with the question
+});
+export type Citation = z.infer<typeof Citation>;
+
 const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
 const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
 
@@ -277,6 +294,11 @@ export const methods = {
   'memory.recall': {
     params: z.object({ cue: z.string().min(1).max(2000), ids: z.array(id).max(50).optional(), next: z.number().int().min(0).max(200).default(40) }).strict(),
     result: RecallResult,
+  },
+  /** The passages that answer a question, from one book, several, or all (ids absent); notFound when nothing matches. */
+  'ask.retrieve': {
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true) }).strict(),
+    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean() }),
   },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
   /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */

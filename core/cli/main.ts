@@ -10,6 +10,7 @@ import { createInProcessClient } from '../api/in-process.js';
 import { createCore } from '../app.js';
 import { dataDirFromArgs, resolveDataDir } from '../paths.js';
 import { formatBytes, formatDuration, table } from './format.js';
+import { ask } from './ask.js';
 import { readAndWait, status, surprise } from './reading.js';
 
 const USAGE = `Usage: titans-reader <command> [options]
@@ -22,6 +23,9 @@ Commands:
   status                    the readings: progress, speed, model, errors
   surprise ID [--top N] [--signal memory|model]
                             the passages the memory (or the model) found most surprising
+  ask "QUESTION" [--books ID,ID] [--top N]
+                            the passages that answer a question, cited with their places
+                            (answers written by the model come in a later version)
   list                      list the documents in the library
   show ID [--text]          show a document's details and chapters (and its text)
   where                     print where the library lives
@@ -58,7 +62,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
     }
     return trainCommand(rest, out, err);
   }
-  if (!['import', 'read', 'status', 'surprise', 'list', 'show', 'where'].includes(command)) {
+  if (!['import', 'read', 'status', 'surprise', 'ask', 'list', 'show', 'where'].includes(command)) {
     err(`Unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
@@ -86,6 +90,22 @@ export async function run(argv: string[], out: (s: string) => void = console.log
       }
       case 'status':
         return await status(api, out);
+      case 'ask': {
+        const books = takeOption(rest, '--books');
+        const top = Number(takeOption(rest, '--top') ?? 5);
+        const question = rest.join(' ').trim();
+        const ids = books ? books.split(',').map(Number) : undefined;
+        if (!question || !Number.isInteger(top) || top < 1 || ids?.some((id) => !Number.isInteger(id) || id <= 0)) {
+          err('ask: give a question, optionally --books ID,ID and --top N.');
+          return 2;
+        }
+        try {
+          return await ask(api, question, ids, top, out);
+        } catch (e) {
+          err(describeError(e));
+          return 1;
+        }
+      }
       case 'surprise': {
         const id = Number(rest[0]);
         const top = Number(takeOption(rest, '--top') ?? 10);

@@ -1,6 +1,7 @@
 // Splits a document's text into passages for full-text search (FTS5) and citations: a passage is a
 // run of whole paragraphs of about PASSAGE_TARGET characters, cut inside a paragraph only when one
-// paragraph alone is too long, and never across a page (so a citation's page is the passage's).
+// paragraph alone is too long, and never across a page or chapter start (so a citation's page and
+// chapter are the passage's).
 // Text arrives in pieces, so any size passes in constant memory.
 
 export const PASSAGE_TARGET = 800; // characters; a passage closes at the first paragraph end past this
@@ -16,11 +17,20 @@ export class PassageSplitter {
   private bufferStart = 0;
   private nextBreak = 0;
 
-  /** @param breaks ascending offsets (page starts) that always begin a new passage */
+  private readonly breaks: number[] = [];
+
+  /** @param breaks ascending offsets (page and chapter starts) that always begin a new passage */
   constructor(
     private readonly onPassage: (p: Passage) => void,
-    private readonly breaks: number[] = [],
-  ) {}
+    breaks: number[] = [],
+  ) {
+    this.addBreaks(breaks);
+  }
+
+  /** More breaks, found as the text streams in (ascending; any not past the last one are ignored). */
+  addBreaks(more: number[]): void {
+    for (const b of more) if (b > (this.breaks.at(-1) ?? 0)) this.breaks.push(b);
+  }
 
   push(text: string): void {
     this.buffer += text;

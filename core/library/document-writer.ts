@@ -28,7 +28,7 @@ export class DocumentWriter {
   constructor(
     private readonly db: Db,
     doc: NewDocument,
-    /** page starts: passages never span two pages */
+    /** page and chapter starts: passages never span two pages or chapters */
     pageStarts: number[] = [],
   ) {
     this.splitter = new PassageSplitter((p) => this.pendingPassages.push(p), pageStarts);
@@ -40,6 +40,11 @@ export class DocumentWriter {
     this.insertBlock = db.prepare(`INSERT INTO doc_blocks (doc_id, idx, start_char, start_line, char_len, text) VALUES (?, ?, ?, ?, ?, ?)`);
     this.insertPassage = db.prepare(`INSERT INTO passages (doc_id, idx, start_char, end_char) VALUES (?, ?, ?, ?)`);
     this.insertFts = db.prepare(`INSERT INTO passages_fts (rowid, text) VALUES (?, ?)`);
+  }
+
+  /** Chapter (or page) starts found while streaming: passages break there too. Call before adding the blocks that hold them. */
+  addBreaks(offsets: number[]): void {
+    this.splitter.addBreaks(offsets);
   }
 
   /** Blocks in order; their passages are indexed in the same transaction. */

@@ -138,7 +138,7 @@ async function importParsed(db: Db, file: string, name: string, size: number, sh
   const parsed = await parseDocument(file, { displayName: name });
   throwIfCancelled(opts.signal);
   if (!/\S/.test(parsed.text)) throw new ApiError('empty_file', `${name} holds no readable text.`, 'Check that you picked the right file.');
-  const writer = new DocumentWriter(db, { title: name.replace(/\.[^.]+$/, ''), format: parsed.format, fileName: name, fileSize: size, sha256, encoding: 'utf-8' }, parsed.pages.map((p) => p.start));
+  const writer = new DocumentWriter(db, { title: name.replace(/\.[^.]+$/, ''), format: parsed.format, fileName: name, fileSize: size, sha256, encoding: 'utf-8' }, [...new Set([...parsed.pages.map((p) => p.start), ...parsed.chapters.map((c) => c.start)])].sort((x, y) => x - y));
   try {
     const blocks: Block[] = [];
     const assembler = new TextAssembler(parsed.format, (b) => blocks.push(b));
@@ -222,7 +222,10 @@ async function writeDocument(
     let bytesDone = 0;
     let skip = sniffed.bomLength;
     let lastBlock = '';
+    let chaptersSeen = 0;
     const flush = () => {
+      writer.addBreaks(assembler.chapters.slice(chaptersSeen).map((c) => c.start));
+      chaptersSeen = assembler.chapters.length;
       if (pendingBlocks.length > 0) lastBlock = pendingBlocks[pendingBlocks.length - 1]!.text;
       writer.addBlocks(pendingBlocks.splice(0));
     };

@@ -1,0 +1,84 @@
+// Retrieval for Ask: candidates from SQLite FTS5 (BM25 over the passages of the chosen books),
+// fused with the books' memories. Each read book's neural memory scores how familiar the question
+// is (the memory's own loss on it, against a fresh memory's: the recall probe), which ranks the
+// books; the fused score is reciprocal rank fusion (Cormack et al. 2009):
+//   score(p) = 1 / (K + rank_bm25(p)) + W / (K + rank_memory(book of p))
+// with K = 60 and W = 1: a passage's text match and its book's familiarity count alike, and a
+// book without a memory simply lacks the second term.
+import type { Citation } from '../api/contract.js';
+import type { Db } from '../library/database.js';
+import { placeOf, textRange } from '../library/queries.js';
+
+export const RRF_K = 60;
+export const MEMORY_WEIGHT = 1;
+const CANDIDATES = 50;
+
+/** An FTS5 query matching any of the question's words (each quoted: no operator injection). */
+export function ftsQuery(question: string): string | null {
+  const words = [...new Set((question.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? []).filter((w) => !STOP.has(w)))];
+  return words.length ? words.map((w) => `"${w}"`).join(' OR ') : null;
+}
+
+// Words too common to point at a passage (English; other languages pass through unfiltered).
+const STOP = new Set('the a an and or of to in on at by for with from is are was were be been it its this that these those what which who whom whose when where why how did does do has have had not no as into than then there their they he she his her him we you your our i me my'.split(' '));
+
+export interface BookFamiliarity {
+  docId: number;
+  /** the fresh memory's loss minus this book's, averaged over layers: higher is more familiar */
+  familiarity: number;
+}
+
+export interface Retrieved {
+  citations: Citation[];
+  /** the books' memories took part (false: no book was read, or the model could not start) */
+  usedMemory: boolean;
+}
+
+/** The `top` best passages for a question in the given books (all when none are given). */
+export function retrieve(db: Db, question: string, opts: { ids?: number[]; top: number; familiarity?: BookFamiliarity[] }): Retrieved {
+  const query = ftsQuery(question);
+  if (!query) return { citations: [], usedMemory: false };
+  const rows = db
+    .prepare(
+      `SELECT p.doc_id AS docId, p.start_char AS start, p.end_char AS end, bm25(passages_fts) AS bm25
+       FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid JOIN documents d ON d.id = p.doc_id
+       WHERE passages_fts MATCH @query AND d.status = 'ready' AND (@ids IS NULL OR p.doc_id IN (SELECT value FROM json_each(@ids)))
+       ORDER BY bm25 LIMIT ${CANDIDATES}`,
+    )
+    .all({ query, ids: opts.ids ? JSON.stringify(opts.ids) : null }) as Array<{ docId: number; start: number; end: number; bm25: number }>;
+  const familiar = [...(opts.familiarity ?? [])].sort((a, b) => b.familiarity - a.familiarity);
+  const bookRank = new Map(familiar.map((f, i) => [f.docId, i + 1]));
+  const scored = rows.map((r, i) => {
+    const memoryRank = bookRank.get(r.docId);
+    return { ...r, bm25Rank: i + 1, memoryRank: memoryRank ?? null, score: 1 / (RRF_K + i + 1) + (memoryRank ? MEMORY_WEIGHT / (RRF_K + memoryRank) : 0) };
+  });
+  scored.sort((a, b) => b.score - a.score);
+  const titles = new Map<number, string>();
+  const title = (id: number) => {
+    if (!titles.has(id)) titles.set(id, db.prepare(`SELECT title FROM documents WHERE id = ?`).pluck().get(id) as string);
+    return titles.get(id)!;
+  };
+  return {
+    usedMemory: familiar.length > 0,
+    citations: scored.slice(0, opts.top).map((r): Citation => {
+      const { text, line } = textRange(db, r.docId, r.start, r.end);
+      const place = placeOf(db, r.docId, r.start);
+      return { docId: r.docId, title: title(r.docId), start: r.start, end: r.end, line, page: place.page, chapter: place.chapter, text, score: r.score, bm25: -r.bm25, bm25Rank: r.bm25Rank, memoryRank: r.memoryRank };
+    }),
+  };
+}
+
+/** Familiarity of the question to each book's memory, from the recall probe's rows. */
+export function familiarityFrom(rows: Array<{ docId: number | null; memLoss: Array<number | null> }>): BookFamiliarity[] {
+  const fresh = rows.find((r) => r.docId === null);
+  if (!fresh) return [];
+  const mean = (xs: Array<number | null>) => {
+    const f = xs.filter((x): x is number => x !== null);
+    return f.length ? f.reduce((a, b) => a + b, 0) / f.length : null;
+  };
+  const base = mean(fresh.memLoss);
+  return rows.flatMap((r) => {
+    const loss = mean(r.memLoss);
+    return r.docId !== null && base !== null && loss !== null ? [{ docId: r.docId, familiarity: base - loss }] : [];
+  });
+}
