@@ -24,11 +24,11 @@ class AppState {
   notices: Notice[] = $state([]);
   view: View = $state('library');
   docId: number | null = $state(null);
-  /** a character offset the reader should open at (from #/reader/ID@OFFSET), taken once */
-  private target: number | null = null;
+  /** where the reader should open (#/reader/ID@START, or @START-END for a passage to highlight), taken once */
+  private target: { start: number; end: number | null } | null = null;
   private nextNotice = 1;
 
-  takeTarget(): number | null {
+  takeTarget(): { start: number; end: number | null } | null {
     const t = this.target;
     this.target = null;
     return t;
@@ -67,16 +67,16 @@ class AppState {
 
   /** Follow the address bar: #/library, #/reader/12, #/ask ... */
   readRoute(): void {
-    const [, view, id, at] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+))?)?/) ?? [];
-    this.target = at ? Number(at) : null;
+    const [, view, id, at, end] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+)(?:-(\d+))?)?)?/) ?? [];
+    this.target = at ? { start: Number(at), end: end ? Number(end) : null } : null;
     const views: View[] = ['library', 'reader', 'ask', 'memory', 'finetune'];
     this.view = views.includes(view as View) ? (view as View) : 'library';
     this.docId = id ? Number(id) : this.view === 'reader' ? this.docId : null;
   }
 
   /** Go to a view; the reader opens a document, at a character offset when given. */
-  go(view: View, docId?: number, at?: number): void {
-    const place = at !== undefined ? `@${at}` : '';
+  go(view: View, docId?: number, at?: number, end?: number): void {
+    const place = at !== undefined ? `@${at}${end !== undefined ? `-${end}` : ''}` : '';
     const hash = docId !== undefined ? `#/${view}/${docId}${place}` : view === 'reader' && this.docId !== null ? `#/reader/${this.docId}` : `#/${view}`;
     if (location.hash !== hash) location.hash = hash;
     else this.readRoute();

@@ -1,0 +1,53 @@
+// Ask across books: a planted fact in one of two generated books is found, cited with its place,
+// and the citation opens the reader at the passage, highlighted; a question nothing answers says so.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { makeBook } from '../fixtures/texts.js';
+import { ARTIFACTS, expect, test } from './host.js';
+
+async function shot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+const FACT = 'The cartographer kept her violet umbrella in the lighthouse cellar.';
+
+test('a question finds the planted fact, and its citation opens the reader there, highlighted', async ({ page, host }) => {
+  const a = makeBook({ chapters: 30, paragraphsPerChapter: 20, seed: 51, title: 'Atlas Book' }).replace('CHAPTER 24\n\n', `CHAPTER 24\n\n${FACT}\n\n`);
+  const b = makeBook({ chapters: 10, paragraphsPerChapter: 20, seed: 52, title: 'Other Book' });
+  const fa = path.join(host.workDir, 'atlas.txt');
+  const fb = path.join(host.workDir, 'other.txt');
+  fs.writeFileSync(fa, a);
+  fs.writeFileSync(fb, b);
+  await page.goto(host.url);
+  await page.getByTestId('file-input').setInputFiles([fa, fb]);
+  await expect(page.getByTestId('doc-row')).toHaveCount(2);
+
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page.getByLabel('Question').fill('Where did the cartographer keep her umbrella?');
+  await page.getByRole('button', { name: 'Ask', exact: true }).last().click();
+  const first = page.getByTestId('citation').first();
+  await expect(first).toContainText('violet umbrella');
+  await expect(first).toContainText('Atlas Book');
+  await expect(first).toContainText('CHAPTER 24');
+  const start = Number(await first.getAttribute('data-start'));
+  const end = Number(await first.getAttribute('data-end'));
+  expect(a.slice(start, end)).toContain(FACT);
+  await shot(page, '30-ask');
+
+  await first.click();
+  await expect(page).toHaveURL(new RegExp(`#/reader/\\d+@${start}-${end}$`));
+  await expect.poll(async () => Number(await page.getByTestId('reader-viewport').getAttribute('data-cited'))).toBeGreaterThan(0);
+  await expect(page.locator('.statusbar')).toContainText('CHAPTER 24');
+  const highlighted = await page.evaluate(`[...CSS.highlights.get('citation')].map((r) => r.toString()).join('')`);
+  expect(highlighted).toContain(FACT);
+  await shot(page, '31-citation-opened');
+
+  // one book only: the fact is not in it
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page.getByRole('button', { name: 'Other Book' }).click();
+  await page.getByLabel('Question').fill('violet umbrella cartographer');
+  await page.getByRole('button', { name: 'Ask', exact: true }).last().click();
+  await expect(page.getByTestId('not-found')).toContainText('Not found in these books');
+});
