@@ -16,6 +16,7 @@ import { ReadingQueue } from './reading/queue.js';
 import { listReadings } from './reading/status.js';
 import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
+import { forget, history, remember } from './ask/history.js';
 import { familiarityFrom, retrieve } from './ask/retrieve.js';
 
 const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
@@ -139,8 +140,10 @@ export function createCore(opts: CoreOptions): Core {
       // the books' memories rank the books; without a usable model, BM25 alone answers
       const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
       const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
-      return { ...r, notFound: r.citations.length === 0 };
+      return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
     },
+    'ask.history': ({ query, limit }) => history(db, query, limit),
+    'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'dialog.openFiles': async () => {
       if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');

@@ -218,6 +218,15 @@ export const Citation = z.object({
 });
 export type Citation = z.infer<typeof Citation>;
 
+export const HistoryEntry = z.object({
+  id,
+  question: z.string(),
+  docIds: z.array(id).nullable(), // null: every book
+  citations: z.array(Citation),
+  askedAt: z.string(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
 const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
 const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
 
@@ -298,8 +307,12 @@ export const methods = {
   /** The passages that answer a question, from one book, several, or all (ids absent); notFound when nothing matches. */
   'ask.retrieve': {
     params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true) }).strict(),
-    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean() }),
+    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
+  /** Questions asked in this library, newest first; with a query, those sharing a word with it. */
+  'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },
+  /** Forget a question (or every one, without id). */
+  'ask.forget': { params: z.object({ id: id.optional() }).strict(), result: z.object({ forgotten: z.number().int() }) },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
   /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */
   'dialog.openFiles': { params: z.object({}).strict(), result: z.object({ paths: z.array(z.string()) }) },

@@ -135,6 +135,26 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'questions asked, with the books they were asked of and the passages found',
+    sql: `
+      CREATE TABLE questions (
+        id        INTEGER PRIMARY KEY,
+        question  TEXT NOT NULL,
+        doc_ids   TEXT, -- JSON array, null: every book
+        citations TEXT NOT NULL, -- JSON: what was found (book, place, offsets, scores)
+        asked_at  TEXT NOT NULL
+      );
+      CREATE VIRTUAL TABLE questions_fts USING fts5 (question, content = 'questions', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');
+      CREATE TRIGGER questions_ai AFTER INSERT ON questions BEGIN
+        INSERT INTO questions_fts (rowid, question) VALUES (new.id, new.question);
+      END;
+      CREATE TRIGGER questions_ad AFTER DELETE ON questions BEGIN
+        INSERT INTO questions_fts (questions_fts, rowid, question) VALUES ('delete', old.id, old.question);
+      END;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

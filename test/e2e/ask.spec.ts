@@ -25,7 +25,7 @@ test('a question finds the planted fact, and its citation opens the reader there
   await expect(page.getByTestId('doc-row')).toHaveCount(2);
 
   await page.getByRole('button', { name: 'Ask', exact: true }).click();
-  await page.getByLabel('Question').fill('Where did the cartographer keep her umbrella?');
+  await page.getByLabel('Question', { exact: true }).fill('Where did the cartographer keep her umbrella?');
   await page.getByRole('button', { name: 'Ask', exact: true }).last().click();
   const first = page.getByTestId('citation').first();
   await expect(first).toContainText('violet umbrella');
@@ -47,7 +47,21 @@ test('a question finds the planted fact, and its citation opens the reader there
   // one book only: the fact is not in it
   await page.getByRole('button', { name: 'Ask', exact: true }).click();
   await page.getByRole('button', { name: 'Other Book' }).click();
-  await page.getByLabel('Question').fill('violet umbrella cartographer');
+  await page.getByLabel('Question', { exact: true }).fill('violet umbrella cartographer');
   await page.getByRole('button', { name: 'Ask', exact: true }).last().click();
   await expect(page.getByTestId('not-found')).toContainText('Not found in these books');
+
+  // the history keeps both questions, newest first; search, reopen, delete
+  const entries = page.getByTestId('history-entry');
+  await expect(entries).toHaveCount(2);
+  await expect(entries.first()).toContainText('violet umbrella cartographer');
+  await page.getByLabel('Search the questions').fill('keep');
+  await expect(entries).toHaveCount(1);
+  await entries.first().getByRole('button', { name: 'Where did the cartographer keep her umbrella?', exact: true }).click();
+  await expect(page.getByTestId('citation').first()).toContainText('violet umbrella');
+  await shot(page, '32-ask-history');
+  await entries.first().getByRole('button', { name: /^Forget/ }).click();
+  await expect(entries).toHaveCount(0);
+  await page.getByLabel('Search the questions').fill('');
+  await expect(entries).toHaveCount(1);
 });

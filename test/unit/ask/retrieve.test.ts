@@ -86,6 +86,25 @@ describe('retrieval', () => {
     expect(none).toMatchObject({ notFound: true, citations: [] });
   }, 120_000);
 
+  it('keeps the questions asked: newest first, searchable, deletable', async () => {
+    const api = createInProcessClient(core.server);
+    await api.call('ask.forget', {});
+    const q1 = await api.call('ask.retrieve', { question: 'What did the keeper name his cat?', memory: false });
+    const q2 = await api.call('ask.retrieve', { question: 'When did the ferry leave?', ids: [b], memory: false });
+    const all = await api.call('ask.history', {});
+    expect(all.map((h) => h.id)).toEqual([q2.historyId, q1.historyId]);
+    expect(all[0]).toMatchObject({ question: 'When did the ferry leave?', docIds: [b] });
+    expect(all[1]!.docIds).toBeNull();
+    expect(all[1]!.citations[0]!.text).toContain('Marmalade');
+    expect((await api.call('ask.history', { query: 'ferry' })).map((h) => h.id)).toEqual([q2.historyId]);
+    expect(await api.call('ask.history', { query: 'zeppelin' })).toEqual([]);
+    expect((await api.call('ask.forget', { id: q2.historyId })).forgotten).toBe(1);
+    expect((await api.call('ask.history', { query: 'ferry' }))).toEqual([]);
+    expect((await api.call('ask.history', {})).map((h) => h.id)).toEqual([q1.historyId]);
+    expect((await api.call('ask.forget', {})).forgotten).toBe(1);
+    expect(await api.call('ask.history', {})).toEqual([]);
+  });
+
   it('answers from the command line with citations, and says when nothing is found', async () => {
     const data = path.join(dir, 'data');
     const r = await cli('ask', 'What did the keeper name his cat?', '--top', '2', '--data', data, '--model', modelFile, '--backend', 'wasm');

@@ -1,0 +1,38 @@
+// The library's question history: every question asked, the books it was asked of and what was
+// found, searchable (FTS5 over the questions) and deletable one by one or all at once.
+import type { Citation, HistoryEntry } from '../api/contract.js';
+import type { Db } from '../library/database.js';
+import { ftsQuery } from './retrieve.js';
+
+export function remember(db: Db, question: string, ids: number[] | undefined, citations: Citation[]): number {
+  return Number(
+    db.prepare(`INSERT INTO questions (question, doc_ids, citations, asked_at) VALUES (?, ?, ?, ?)`).run(question, ids ? JSON.stringify(ids) : null, JSON.stringify(citations), new Date().toISOString()).lastInsertRowid,
+  );
+}
+
+interface Row {
+  id: number;
+  question: string;
+  docIds: string | null;
+  citations: string;
+  askedAt: string;
+}
+
+/** Newest first; with a query, the questions that share a word with it. */
+export function history(db: Db, query: string | undefined, limit: number): HistoryEntry[] {
+  const match = query ? ftsQuery(query) : null;
+  if (query && !match) return [];
+  const rows = (
+    match
+      ? db
+          .prepare(`SELECT q.id, q.question, q.doc_ids AS docIds, q.citations, q.asked_at AS askedAt FROM questions_fts f JOIN questions q ON q.id = f.rowid WHERE questions_fts MATCH ? ORDER BY q.id DESC LIMIT ?`)
+          .all(match, limit)
+      : db.prepare(`SELECT id, question, doc_ids AS docIds, citations, asked_at AS askedAt FROM questions ORDER BY id DESC LIMIT ?`).all(limit)
+  ) as Row[];
+  return rows.map((r) => ({ id: r.id, question: r.question, docIds: r.docIds ? (JSON.parse(r.docIds) as number[]) : null, citations: JSON.parse(r.citations) as Citation[], askedAt: r.askedAt }));
+}
+
+/** Forget one question, or all (id absent); returns how many. */
+export function forget(db: Db, id?: number): number {
+  return id === undefined ? db.prepare(`DELETE FROM questions`).run().changes : db.prepare(`DELETE FROM questions WHERE id = ?`).run(id).changes;
+}
