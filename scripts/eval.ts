@@ -1,0 +1,89 @@
+// `npm run eval -- <task>`: the evaluation harness. Prints a table and writes JSON.
+//   sniah      RULER-style single needle (keys from the RULER word lists) in noise or book text
+//   babilong   bAbI qa1-qa5 facts hidden in book text, by length
+// Options: --data DIR (default ../shared/data)  --lengths 2000,4000,8000,16000  --n 20 (per length)
+//          --haystack noise|book (sniah)  --tasks qa1,qa2,qa3,qa4,qa5 (babilong)  --seed 7  --out eval-results
+// What it measures today: retrieval recall@k (does a cited passage hold the needle / the supporting
+// facts), FTS5 BM25 within the document, and the time per question. Answers written by the model
+// (exact match) come with generation (issue 6) and a trained model (issue 7).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { babilongSamples, evaluateRetrieval, parseBabi, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
+import { openDatabase } from '../core/library/database.js';
+
+const argv = process.argv.slice(2);
+const task = argv[0];
+const opt = (name: string, fallback: string) => argv.find((_, i) => argv[i - 1] === `--${name}`) ?? fallback;
+const dataDir = path.resolve(opt('data', path.join(import.meta.dirname, '../../shared/data')));
+const lengths = opt('lengths', '2000,4000,8000,16000').split(',').map(Number);
+const n = Number(opt('n', '20'));
+const seed = Number(opt('seed', '7'));
+const outDir = path.resolve(opt('out', 'eval-results'));
+const KS = [1, 5];
+
+function need(file: string): string {
+  const p = path.join(dataDir, file);
+  if (!fs.existsSync(p)) {
+    console.error(`The corpus file ${p} is missing. Give the data folder with --data DIR (see ../shared/data/README.md).`);
+    process.exit(2);
+  }
+  return fs.readFileSync(p, 'utf8');
+}
+
+/** English book bodies (the Gutenberg header and licence cut, as the manifest says), joined. */
+function books(): string {
+  const manifest = JSON.parse(need('books/gitenberg_manifest.json')) as Array<{ file: string; lang: string; body_start_line: number; body_end_line: number }>;
+  return manifest
+    .filter((b) => b.lang === 'en')
+    .slice(0, 4)
+    .map((b) => need(b.file).split('\n').slice(b.body_start_line, b.body_end_line).join('\n'))
+    .join('\n\n');
+}
+
+async function main(): Promise<void> {
+  let samples: Sample[];
+  if (task === 'sniah') {
+    const words = (f: string) => need(`ruler/${f}`).split('\n').map((w) => w.trim()).filter(Boolean);
+    const book = opt('haystack', 'noise') === 'book' ? books() : null;
+    samples = sniahSamples({ lengths, perLength: n, adjectives: words('wonderwords_adjectivelist.txt'), nouns: words('wonderwords_nounlist.txt'), book, seed });
+  } else if (task === 'babilong') {
+    const book = books();
+    const files = fs.readdirSync(path.join(dataDir, 'babi/en-10k'));
+    samples = opt('tasks', 'qa1,qa2,qa3,qa4,qa5')
+      .split(',')
+      .flatMap((qa, i) => {
+        const file = files.find((f) => f.startsWith(`${qa}_`));
+        if (!file) {
+          console.error(`${qa}: not in ${dataDir}/babi/en-10k (qa3 is not shipped); skipped.`);
+          return [];
+        }
+        return babilongSamples({ task: qa, stories: parseBabi(need(`babi/en-10k/${file}`)), lengths, perLength: n, book, seed: seed + i });
+      });
+  } else {
+    console.error('Usage: npm run eval -- sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5]');
+    process.exit(2);
+  }
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-eval-'));
+  const db = openDatabase(path.join(work, 'library.sqlite'));
+  try {
+    const rows: Array<Record<string, string | number>> = [];
+    for (const t of [...new Set(samples.map((s) => s.task))]) {
+      const results = await evaluateRetrieval(db, work, samples.filter((s) => s.task === t), KS);
+      for (const r of summarizeResults(results, KS)) rows.push({ task: t, length: r.length, n: r.n, 'recall@1': r.recall[1]!, 'recall@5': r.recall[5]!, 'ms/question': Number(r.msPerQuestion.toFixed(1)) });
+    }
+    console.log(`\n${task}: retrieval recall@k (FTS5 BM25 within the document; no model: exact-match answers need generation), seed ${seed}, ${os.cpus().length} cores\n`);
+    console.log('| task | length (chars = byte tokens) | n | recall@1 | recall@5 | ms/question |\n|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.task} | ${r.length} | ${r.n} | ${(Number(r['recall@1']) * 100).toFixed(0)}% | ${(Number(r['recall@5']) * 100).toFixed(0)}% | ${r['ms/question']} |`);
+    fs.mkdirSync(outDir, { recursive: true });
+    const out = path.join(outDir, `${task}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(out, JSON.stringify({ task, seed, lengths, n, retrieval: 'fts5-bm25', model: null, rows }, null, 2));
+    console.log(`\nWritten: ${out}`);
+  } finally {
+    db.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+void main();
