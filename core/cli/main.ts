@@ -30,6 +30,8 @@ Commands:
   show ID [--text]          show a document's details and chapters (and its text)
   where                     print where the library lives
   train FILE... --out MODEL train a Titans model on text files (see: train --help)
+  model export MODEL.trd OUT.safetensors | model import IN.safetensors OUT.trd
+                            models in and out of safetensors (to train elsewhere, use here)
 
 Options:
   --data DIR         the library's folder (default: $TITANS_READER_DATA, else your user data folder)
@@ -53,6 +55,10 @@ export async function run(argv: string[], out: (s: string) => void = console.log
   if (!command || command === '-h' || command === '--help' || command === 'help') {
     out(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === 'model') {
+    const { modelCommand } = await import('./model.js'); // loads TensorFlow.js only when needed
+    return modelCommand(rest, out, err);
   }
   if (command === 'train') {
     const { trainCommand, TRAIN_USAGE } = await import('./train.js'); // loads TensorFlow.js only when needed

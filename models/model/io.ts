@@ -3,6 +3,7 @@
 // carries, so reading can resume exactly where it stopped.
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, type Checkpoint, type CheckpointTensor, type JsonValue } from '../checkpoint/format.js';
+import { safetensorsToCheckpoint } from '../checkpoint/safetensors.js';
 import { assignCheckpointTensors, tensorsToCheckpoint } from '../checkpoint/tensors.js';
 import type { MemoryState } from '../memory/neural-memory.js';
 import { tokenizerFromSpec, type Tokenizer, type TokenizerSpec } from '../tokenizer/index.js';
@@ -43,6 +44,14 @@ export function modelFromCheckpoint(c: Checkpoint): { model: TitansModel; tokeni
     throw e;
   }
   return { model, tokenizer, meta };
+}
+
+/** A model checkpoint from safetensors (written here or by another trainer with the documented names and metadata). */
+export function modelCheckpointFromSafetensors(bytes: Uint8Array): Checkpoint {
+  const c = safetensorsToCheckpoint(bytes);
+  const meta = (c.meta ?? {}) as Record<string, JsonValue>;
+  // a file from another trainer carries the config and tokenizer, not necessarily our format tag
+  return { ...c, meta: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, ...meta, importedFrom: 'safetensors' } };
 }
 
 // ---------------------------------------------------------------- memory state of a document
