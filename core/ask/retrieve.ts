@@ -8,6 +8,7 @@
 import type { Citation } from '../api/contract.js';
 import type { Db } from '../library/database.js';
 import { placeOf, textRange } from '../library/queries.js';
+import { finiteMean } from '../util/stats.js';
 
 export const RRF_K = 60;
 export const MEMORY_WEIGHT = 1;
@@ -72,13 +73,9 @@ export function retrieve(db: Db, question: string, opts: { ids?: number[]; top: 
 export function familiarityFrom(rows: Array<{ docId: number | null; memLoss: Array<number | null> }>): BookFamiliarity[] {
   const fresh = rows.find((r) => r.docId === null);
   if (!fresh) return [];
-  const mean = (xs: Array<number | null>) => {
-    const f = xs.filter((x): x is number => x !== null);
-    return f.length ? f.reduce((a, b) => a + b, 0) / f.length : null;
-  };
-  const base = mean(fresh.memLoss);
+  const base = finiteMean(fresh.memLoss);
   return rows.flatMap((r) => {
-    const loss = mean(r.memLoss);
+    const loss = finiteMean(r.memLoss);
     return r.docId !== null && base !== null && loss !== null ? [{ docId: r.docId, familiarity: base - loss }] : [];
   });
 }

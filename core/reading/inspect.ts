@@ -7,6 +7,7 @@ import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { hasMemory, type ModelConfig } from '../../models/model/config.js';
 import { tokenizerFromSpec, type Tokenizer, type TokenizerSpec } from '../../models/tokenizer/index.js';
+import { finiteMax, finiteMean } from '../util/stats.js';
 import { chunkOf, decodeSummary, decodeTracePiece, type SummaryRow, type TracePiece } from './trace.js';
 
 export const MAX_TRACE_CHARS = 40_000;
@@ -138,14 +139,6 @@ export function summaries(db: Db, docId: number, modelId: string): SummaryRow[] 
   return rows;
 }
 
-const mean = (xs: number[]) => {
-  const f = xs.filter(Number.isFinite);
-  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : null;
-};
-const max = (xs: number[]) => {
-  const f = xs.filter(Number.isFinite);
-  return f.length ? Math.max(...f) : null;
-};
 
 /** The series over [start, end) of the text in at most `points` points (means of means, maxima of maxima). */
 /** The model's memory layers, by layer number (the order of every trace's and summary's layers). */
@@ -176,19 +169,19 @@ export function surpriseSeries(db: Db, docId: number, opts: { start?: number; en
     points.push({
       start: g[0]!.startChar,
       end: g[g.length - 1]!.endChar,
-      lmMean: mean(g.map((r) => r.lmMean)),
-      lmMax: max(g.map((r) => r.lmMax)),
-      memMean: mean(g.map((r) => r.memMean)),
-      memMax: max(g.map((r) => r.memMax)),
+      lmMean: finiteMean(g.map((r) => r.lmMean)),
+      lmMax: finiteMax(g.map((r) => r.lmMax)),
+      memMean: finiteMean(g.map((r) => r.memMean)),
+      memMax: finiteMax(g.map((r) => r.memMax)),
       layers: Array.from({ length: L }, (_, l) => {
         const ls = g.map((r) => r.layers[l]).filter((x) => x !== undefined);
         return {
-          gradMean: mean(ls.map((x) => x.gradMean)),
-          gradMax: max(ls.map((x) => x.gradMax)),
-          theta: mean(ls.map((x) => x.theta)),
-          eta: mean(ls.map((x) => x.eta)),
-          alpha: mean(ls.map((x) => x.alpha)),
-          momentum: mean(ls.map((x) => x.momentum)),
+          gradMean: finiteMean(ls.map((x) => x.gradMean)),
+          gradMax: finiteMax(ls.map((x) => x.gradMax)),
+          theta: finiteMean(ls.map((x) => x.theta)),
+          eta: finiteMean(ls.map((x) => x.eta)),
+          alpha: finiteMean(ls.map((x) => x.alpha)),
+          momentum: finiteMean(ls.map((x) => x.momentum)),
         };
       }),
     });
