@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { babilongSamples, evaluateRetrieval, parseBabi, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
+import { evaluationHaystackBooks } from '../core/training/base-corpus.js';
+import { babilongSamples, evaluateRetrieval, parseBabi, splitStories, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
 import { openDatabase } from '../core/library/database.js';
 
 const argv = process.argv.slice(2);
@@ -31,14 +32,10 @@ function need(file: string): string {
   return fs.readFileSync(p, 'utf8');
 }
 
-/** English book bodies (the Gutenberg header and licence cut, as the manifest says), joined. */
+/** The English books the harness hides its tasks in (held out of the base model's training). */
 function books(): string {
-  const manifest = JSON.parse(need('books/gitenberg_manifest.json')) as Array<{ file: string; lang: string; body_start_line: number; body_end_line: number }>;
-  return manifest
-    .filter((b) => b.lang === 'en')
-    .slice(0, 4)
-    .map((b) => need(b.file).split('\n').slice(b.body_start_line, b.body_end_line).join('\n'))
-    .join('\n\n');
+  need('books/gitenberg_manifest.json');
+  return evaluationHaystackBooks(dataDir).map((b) => b.text).join('\n\n');
 }
 
 async function main(): Promise<void> {
@@ -58,7 +55,7 @@ async function main(): Promise<void> {
           console.error(`${qa}: not in ${dataDir}/babi/en-10k (qa3 is not shipped); skipped.`);
           return [];
         }
-        return babilongSamples({ task: qa, stories: parseBabi(need(`babi/en-10k/${file}`)), lengths, perLength: n, book, seed: seed + i });
+        return babilongSamples({ task: qa, stories: splitStories(parseBabi(need(`babi/en-10k/${file}`))).heldOut, lengths, perLength: n, book, seed: seed + i });
       });
   } else {
     console.error('Usage: npm run eval -- sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5]');

@@ -62,7 +62,18 @@ export function sniahSamples(opts: { lengths: number[]; perLength: number; adjec
   return out;
 }
 
-interface Story {
+/** The prompt a model answers from (also how the training tasks are written): text, question, "Answer:". */
+export function answerPrompt(text: string, question: string): string {
+  return `${text}\nQuestion: ${question}\nAnswer:`;
+}
+
+/** bAbI stories split once for everyone: the first 90% may be trained on, the last 10% are for evaluation. */
+export function splitStories<T>(stories: T[]): { train: T[]; heldOut: T[] } {
+  const cut = Math.floor(stories.length * 0.9);
+  return { train: stories.slice(0, cut), heldOut: stories.slice(cut) };
+}
+
+export interface Story {
   facts: string[];
   question: string;
   answer: string;

@@ -22,10 +22,14 @@ export interface TrainLmOptions {
   clip?: number;
   /** fraction of every text held out for evaluation (its tail) */
   heldOut?: number;
+  /** whole texts to evaluate on instead (then every training text trains whole) */
+  heldOutTexts?: string[];
   evalEvery?: number;
   /** at most this many windows in the held-out evaluation */
   evalWindows?: number;
   seed?: number;
+  /** skip the held-out evaluation before training (heldOutBefore is then NaN) */
+  skipInitialEval?: boolean;
   /** which parameters train (default all) */
   trainable?: (name: string) => boolean;
   checkpointPath?: string;
@@ -73,13 +77,16 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
   const batchSize = o.batchSize ?? 8;
   const evalWindows = o.evalWindows ?? 32;
   const docs = tokenizeTexts(o.tokenizer, o.texts);
-  const split = splitDocuments(docs, { fraction: o.heldOut ?? 0.1, seed: o.seed ?? 1 });
+  const split = o.heldOutTexts
+    ? { train: docs, heldOut: tokenizeTexts(o.tokenizer, o.heldOutTexts) }
+    : splitDocuments(docs, { fraction: o.heldOut ?? 0.1, seed: o.seed ?? 1 });
   const trainDocs = split.train.filter((d) => d.length > seqLen);
   if (trainDocs.length === 0) throw new Error(`the training texts are too short: each needs more than ${seqLen} tokens after the held-out part is removed`);
   const sampler = new WindowSampler({ docs: trainDocs, batchSize, seqLen, seed: o.seed ?? 1 });
   const params = Object.fromEntries(Object.entries(o.model.params.all).filter(([name]) => (o.trainable ? o.trainable(name) : true)));
   const evaluate = () => heldOutLoss(o.model, split.heldOut, seqLen, batchSize, evalWindows);
-  const heldOutBefore = evaluate();
+  // a resumed run needs no 'before' (it is in the first run's log); it would cost a full evaluation
+  const heldOutBefore = o.skipInitialEval ? NaN : evaluate();
   const result = await train<tf.Tensor2D>({
     params,
     loss: (batch) => o.model.loss(batch),
