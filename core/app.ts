@@ -21,6 +21,9 @@ import { familiarityFrom, retrieve } from './ask/retrieve.js';
 
 const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
 import { Uploads } from './library/uploads.js';
+import { FineTunes } from './training/finetunes.js';
+import { scoreText } from './training/score.js';
+import { deleteModel, exportChunk, listModels, modelRow, selectedModelFile, setSelectedModel } from './training/versions.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
 import { VERSION } from './version.js';
 
@@ -37,10 +40,14 @@ export interface ReadingOptions {
   autoRead?: boolean;
   /** the model checkpoint that reads (default: $TITANS_MODEL, else the library's default model) */
   modelFile?: string;
+  /** the model to read with until a version is selected in the app (default: the shipped model, else an untrained one) */
+  defaultModelFile?: string;
   /** a TensorFlow.js backend to force (default: $TITANS_BACKEND, else the first that works) */
   backend?: string;
   stepTokens?: number;
   checkpointTokens?: number;
+  /** seconds between a fine-tune's checkpoints (default 120) */
+  finetuneCheckpointSeconds?: number;
 }
 
 export interface Core {
@@ -48,6 +55,7 @@ export interface Core {
   db: Db;
   info: AppInfo;
   reading: ReadingQueue;
+  finetunes: FineTunes;
   /** Pauses a reading in progress (it keeps a checkpoint), stops the model worker, closes the library. */
   close(): Promise<void>;
 }
@@ -60,7 +68,10 @@ export function createCore(opts: CoreOptions): Core {
   const hub = new EventHub();
   const jobs = new JobRegistry(hub);
   const readingOpts = opts.reading ?? {};
-  const modelFile = readingOpts.modelFile ?? process.env.TITANS_MODEL;
+  // --model / TITANS_MODEL fix the reading model; otherwise the version chosen in the app, else the default
+  const fixedModel = readingOpts.modelFile ?? process.env.TITANS_MODEL;
+  const fixedBy = readingOpts.modelFile ? 'the --model option' : process.env.TITANS_MODEL ? 'TITANS_MODEL' : null;
+  const modelFile = fixedModel ?? selectedModelFile(db) ?? readingOpts.defaultModelFile;
   const backend = readingOpts.backend ?? process.env.TITANS_BACKEND;
   const reading = new ReadingQueue(db, jobs, hub, {
     databasePath,
@@ -70,6 +81,8 @@ export function createCore(opts: CoreOptions): Core {
     ...(readingOpts.stepTokens ? { stepTokens: readingOpts.stepTokens } : {}),
     ...(readingOpts.checkpointTokens ? { checkpointTokens: readingOpts.checkpointTokens } : {}),
   });
+  const finetunes = new FineTunes(db, jobs, hub, { dataDir: opts.dataDir, ...(backend ? { backend } : {}), ...(readingOpts.finetuneCheckpointSeconds ? { checkpointSeconds: readingOpts.finetuneCheckpointSeconds } : {}) }, async () => (await reading.model()).model.id);
+  const readingModelId = () => reading.model().then((m) => m.model.id, () => null);
   const uploads = new Uploads(path.join(opts.dataDir, 'uploads', String(process.pid)));
   const info: AppInfo = {
     name: PRODUCT_NAME,
@@ -102,6 +115,7 @@ export function createCore(opts: CoreOptions): Core {
 
   // The app picks up what a crash or a closed window interrupted (the CLI does it in `read`).
   if (readingOpts.autoRead) {
+    finetunes.resumeInterrupted();
     void reading.resumeInterrupted().catch((e: unknown) => console.error(`Reading into memory is unavailable: ${ApiError.from(e).message}`));
   }
 
@@ -144,6 +158,44 @@ export function createCore(opts: CoreOptions): Core {
     },
     'ask.history': ({ query, limit }) => history(db, query, limit),
     'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),
+    'models.list': async () => ({ models: listModels(db, opts.dataDir, await readingModelId()), fixedBy }),
+    'models.select': async ({ id }) => {
+      if (fixedBy) throw new ApiError('conflict', `The reading model is set by ${fixedBy}.`, 'Start the app without it to choose a model here.');
+      const row = modelRow(db, id);
+      if (!fs.existsSync(row.file)) throw new ApiError('not_found', `The file of “${row.name}” is gone (${row.file}).`, 'Delete this version, or put the file back.');
+      setSelectedModel(db, id);
+      await reading.switchModel(row.file);
+      hub.emit('models.changed', {});
+      hub.emit('library.changed', {});
+      return { selectedId: id };
+    },
+    'models.delete': async ({ id }) => {
+      const r = deleteModel(db, opts.dataDir, id, await readingModelId());
+      hub.emit('models.changed', {});
+      hub.emit('library.changed', {});
+      return r;
+    },
+    'models.compare': async ({ ids, text }) => {
+      const rows = ids.map((id) => modelRow(db, id));
+      const scored = await scoreText(rows.map((r) => r.file), text, backend);
+      return { tokens: scored.tokens, rows: scored.models.map((m, i) => ({ id: rows[i]!.id, name: rows[i]!.name, meanSurprisal: m.meanSurprisal, perplexity: Math.exp(m.meanSurprisal), surprisal: m.surprisal })) };
+    },
+    'models.export': ({ id, format, offset }) => exportChunk(db, id, format, offset),
+    'finetune.start': async ({ name, baseModelId, docIds, paths, uploadIds, options }) => {
+      if (paths.length > 0 && !info.features.importByPath) throw new ApiError('unavailable', 'Files by path are not available in the browser; upload them instead.');
+      const files: Array<{ file: string; name: string }> = [];
+      try {
+        for (const u of uploadIds) files.push(uploads.take(u));
+        return await finetunes.start({ name, ...(baseModelId ? { baseModelId } : {}), docIds, paths, files, options });
+      } finally {
+        for (const u of uploadIds) uploads.abort(u);
+      }
+    },
+    'finetune.list': () => finetunes.list(),
+    'finetune.get': ({ id }) => finetunes.get(id),
+    'finetune.pause': ({ id }) => finetunes.pause(id),
+    'finetune.resume': ({ id }) => finetunes.resume(id),
+    'finetune.cancel': ({ id }) => finetunes.cancel(id),
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'dialog.openFiles': async () => {
       if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');
@@ -156,7 +208,9 @@ export function createCore(opts: CoreOptions): Core {
     db,
     info,
     reading,
+    finetunes,
     async close() {
+      await finetunes.close();
       jobs.cancelAll();
       await reading.close();
       db.close();

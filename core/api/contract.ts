@@ -98,7 +98,7 @@ export type ImportResult = z.infer<typeof ImportResult>;
 export const JobState = z.enum(['running', 'done', 'failed', 'cancelled']);
 export const JobProgress = z.object({
   jobId: z.string(),
-  kind: z.enum(['import', 'read']),
+  kind: z.enum(['import', 'read', 'finetune']),
   label: z.string(),
   docId: id.optional(), // the document the job works on, once known
   state: JobState,
@@ -227,6 +227,57 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+/** A model version: the default, one fine-tuned from another, or one imported. */
+export const ModelVersion = z.object({
+  id: z.string(),
+  name: z.string(),
+  file: z.string(),
+  arch: z.string(),
+  parameters: z.number().int().nonnegative(),
+  trained: z.boolean(),
+  parentId: z.string().nullable(),
+  parentName: z.string().nullable(),
+  steps: z.number().int().nullable(),
+  /** held-out perplexity on its fine-tune's data (per token), before and after */
+  perplexityBefore: z.number().nullable(),
+  perplexityAfter: z.number().nullable(),
+  data: z.array(z.string()), // what it was trained on
+  documents: z.number().int().nonnegative(), // documents read into memory by it
+  selected: z.boolean(),
+  /** the file is in the library's models folder (deleting removes it) */
+  owned: z.boolean(),
+  missing: z.boolean(), // the file is gone
+  addedAt: z.string(),
+});
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+export const FineTuneStatus = z.enum(['running', 'paused', 'done', 'failed', 'cancelled']);
+export const FineTunePoint = z.object({ step: z.number().int(), loss: z.number(), evalLoss: z.number().nullable(), lr: z.number(), tokensPerSecond: z.number() });
+export type FineTunePoint = z.infer<typeof FineTunePoint>;
+export const FineTuneSummary = z.object({
+  id,
+  name: z.string(),
+  baseModelId: z.string(),
+  baseModelName: z.string().nullable(),
+  status: FineTuneStatus,
+  step: z.number().int().nonnegative(),
+  steps: z.number().int().positive(),
+  options: z.object({ steps: z.number(), learningRate: z.number(), trainable: z.enum(['all', 'memory', 'last']), batchSize: z.number(), seqLen: z.number(), heldOut: z.number(), evalEvery: z.number(), seed: z.number() }),
+  dataset: z.object({ texts: z.number().int(), chars: z.number().int(), sources: z.array(z.string()), skipped: z.array(z.object({ source: z.string(), reason: z.string() })) }),
+  heldOutBefore: z.number().nullable(), // nats per token
+  heldOutAfter: z.number().nullable(),
+  trainTokens: z.number().int().nullable(),
+  heldOutTokens: z.number().int().nullable(),
+  seconds: z.number().nonnegative(),
+  resultModelId: z.string().nullable(),
+  error: ErrorInfo.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type FineTuneSummary = z.infer<typeof FineTuneSummary>;
+export const FineTuneDetail = FineTuneSummary.extend({ points: z.array(FineTunePoint) });
+export type FineTuneDetail = z.infer<typeof FineTuneDetail>;
+
 const uploadId = z.string().regex(/^[a-f0-9]{32}$/);
 const MAX_UPLOAD_CHUNK = 4 * 1024 * 1024; // base64 characters per chunk message
 
@@ -313,6 +364,55 @@ export const methods = {
   'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },
   /** Forget a question (or every one, without id). */
   'ask.forget': { params: z.object({ id: id.optional() }).strict(), result: z.object({ forgotten: z.number().int() }) },
+  /** Model versions, and the one that reads (fixedBy: set by --model or TITANS_MODEL, not selectable). */
+  'models.list': { params: z.object({}).strict(), result: z.object({ models: z.array(ModelVersion), fixedBy: z.string().nullable() }) },
+  /** Read with this version from now on (documents read by another are marked, and can be re-read). */
+  'models.select': { params: z.object({ id: z.string().max(64) }).strict(), result: z.object({ selectedId: z.string() }) },
+  /** Delete a version, its file (when in the library's folder) and every memory it read. */
+  'models.delete': { params: z.object({ id: z.string().max(64) }).strict(), result: z.object({ deleted: z.boolean(), documents: z.number().int() }) },
+  /** Surprisal of a passage under each version (nats per token). */
+  'models.compare': {
+    params: z.object({ ids: z.array(z.string().max(64)).min(1).max(4), text: z.string().min(2).max(20_000) }).strict(),
+    result: z.object({ tokens: z.number().int(), rows: z.array(z.object({ id: z.string(), name: z.string(), meanSurprisal: z.number(), perplexity: z.number(), surprisal: z.array(z.number()) })) }),
+  },
+  /** A version's file, in chunks (base64): Titans Reader's own format or safetensors. */
+  'models.export': {
+    params: z.object({ id: z.string().max(64), format: z.enum(['trd', 'safetensors']), offset: z.number().int().nonnegative().default(0) }).strict(),
+    result: z.object({ fileName: z.string(), total: z.number().int(), base64: z.string() }),
+  },
+  /** Fine-tune a version on library documents, files or folders on this machine, or uploaded files (upload.begin/chunk, not finish). */
+  'finetune.start': {
+    params: z
+      .object({
+        name: z.string().trim().min(1).max(200),
+        baseModelId: z.string().max(64).optional(), // default: the selected version
+        docIds: z.array(id).max(10_000).default([]),
+        paths: z.array(z.string().min(1).max(4096)).max(1000).default([]),
+        uploadIds: z.array(uploadId).max(1000).default([]),
+        options: z
+          .object({
+            steps: z.number().int().min(1).max(1_000_000),
+            learningRate: z.number().positive().max(1),
+            trainable: z.enum(['all', 'memory', 'last']),
+            batchSize: z.number().int().min(1).max(64),
+            seqLen: z.number().int().min(16).max(4096),
+            heldOut: z.number().min(0.02).max(0.5),
+            evalEvery: z.number().int().min(1).max(100_000),
+            seed: z.number().int(),
+          })
+          .partial()
+          .strict()
+          .default({}),
+      })
+      .strict(),
+    result: FineTuneSummary,
+  },
+  'finetune.list': { params: z.object({}).strict(), result: z.array(FineTuneSummary) },
+  'finetune.get': { params: z.object({ id }).strict(), result: FineTuneDetail },
+  /** Pause (a checkpoint is kept), resume, or cancel (the checkpoint is removed). */
+  'finetune.pause': { params: z.object({ id }).strict(), result: FineTuneSummary },
+  'finetune.resume': { params: z.object({ id }).strict(), result: FineTuneSummary },
+  'finetune.cancel': { params: z.object({ id }).strict(), result: FineTuneSummary },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
   /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */
   'dialog.openFiles': { params: z.object({}).strict(), result: z.object({ paths: z.array(z.string()) }) },
@@ -328,6 +428,9 @@ export type Result<M extends Method> = z.output<Methods[M]['result']>;
 export const events = {
   'job.progress': JobProgress,
   'library.changed': z.object({}),
+  /** a fine-tune changed status, or logged a step (point) */
+  'finetune.changed': z.object({ id, status: FineTuneStatus, point: FineTunePoint.optional() }),
+  'models.changed': z.object({}),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

@@ -12,6 +12,7 @@ export const API_ERROR_CODES = [
   'db_too_new',
   'cancelled',
   'unauthorized',
+  'conflict', // the request clashes with the current state (delete the model that reads, a second fine-tune)
   'unavailable', // not offered by this transport (e.g. a native dialog in the browser host), or the model cannot start
   'internal',
 ] as const;

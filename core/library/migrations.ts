@@ -155,6 +155,48 @@ export const migrations: Migration[] = [
       END;
     `,
   },
+  {
+    version: 4,
+    description: 'model versions (parent, metrics), settings, fine-tunes and their loss curves',
+    sql: `
+      ALTER TABLE models ADD COLUMN parent_id TEXT; -- the version it was fine-tuned from
+      ALTER TABLE models ADD COLUMN meta TEXT; -- JSON: the checkpoint's metadata (data, steps, held-out loss)
+
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+      -- Fine-tuning a model on the user's files: one row per job. Its dataset and checkpoint live
+      -- in DATA/finetunes/<id>/; the version it makes is registered in models.
+      CREATE TABLE finetunes (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL,
+        base_model_id   TEXT NOT NULL,
+        base_file       TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('running', 'paused', 'done', 'failed', 'cancelled')),
+        options         TEXT NOT NULL, -- JSON (steps, learning rate, trainable parts, ...)
+        dataset         TEXT NOT NULL, -- JSON: sources, characters, skipped files
+        step            INTEGER NOT NULL DEFAULT 0, -- at the last checkpoint
+        held_out_before REAL, -- nats per token, before any step
+        held_out_after  REAL,
+        train_tokens    INTEGER,
+        held_out_tokens INTEGER,
+        seconds         REAL NOT NULL DEFAULT 0,
+        result_model_id TEXT,
+        error           TEXT, -- JSON {code, message, hint}
+        runner_pid      INTEGER, -- the process training it while status = 'running'
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+      );
+      CREATE TABLE finetune_metrics (
+        finetune_id       INTEGER NOT NULL REFERENCES finetunes (id) ON DELETE CASCADE,
+        step              INTEGER NOT NULL,
+        loss              REAL NOT NULL,
+        eval_loss         REAL,
+        lr                REAL NOT NULL,
+        tokens_per_second REAL NOT NULL,
+        PRIMARY KEY (finetune_id, step)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

@@ -52,6 +52,13 @@ export class Uploads {
     }
   }
 
+  /** A finished upload's file, for a caller that deletes it (abort) when done with it. */
+  take(id: string): { file: string; name: string } {
+    const u = this.get(id);
+    if (u.received !== u.size) throw new ApiError('bad_request', `Upload incomplete: ${u.received} of ${u.size} bytes.`);
+    return { file: u.file, name: u.name };
+  }
+
   abort(id: string): void {
     const u = this.uploads.get(id);
     if (!u) return;

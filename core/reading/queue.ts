@@ -2,8 +2,7 @@
 // one at a time is read by the model worker as a job (progress, rate, ETA, cancel = pause with a
 // checkpoint), and readings a crash interrupted are queued again on the next start. The worker
 // starts on first use, so commands that never read never load TensorFlow.js.
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ReadingStatus, RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { EventHub } from '../api/events.js';
@@ -13,6 +12,7 @@ import { getSummary } from '../library/queries.js';
 import { isAlive } from '../process.js';
 import { FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { listReadings } from './status.js';
+import { spawnWorker } from '../util/spawn-worker.js';
 
 type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 
@@ -30,16 +30,6 @@ interface Current {
 const STOP_TIMEOUT_MS = 15_000;
 /** Worker crashes in a row after which queued readings wait for the user instead of restarting it. */
 const MAX_CRASHES = 3;
-
-/** A worker from this module's sibling worker file; under tsx or vitest (.ts sources) tsx is registered inside it first. */
-function spawnWorker(settings: WorkerSettings): Worker {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const entry = new URL(`./worker${ext}`, import.meta.url);
-  if (ext === '.js') return new Worker(entry, { workerData: settings });
-  const tsxApi = createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs');
-  const boot = `import(${JSON.stringify(new URL(`file://${tsxApi}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: settings });
-}
 
 export class ReadingQueue {
   private worker: Worker | null = null;
@@ -61,8 +51,26 @@ export class ReadingQueue {
     private readonly db: Db,
     private readonly jobs: JobRegistry,
     private readonly hub: EventHub,
-    private readonly settings: WorkerSettings,
+    private settings: WorkerSettings,
   ) {}
+
+  /** Read with another model file from now on: a reading in progress pauses (it waits, queued,
+   * for its own model) and the worker restarts with the new model on its next use. */
+  async switchModel(modelFile: string | undefined): Promise<void> {
+    const cur = this.current;
+    if (cur) {
+      await this.release(cur.docId);
+      this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
+    }
+    const worker = this.worker;
+    this.worker = null;
+    this.ready = null;
+    this.readyModelId = null;
+    await worker?.terminate();
+    const { modelFile: _old, ...rest } = this.settings;
+    this.settings = { ...rest, ...(modelFile ? { modelFile } : {}) };
+    this.settleIdle();
+  }
 
   /** The model that reads (starts the worker if needed). */
   async model(): Promise<{ model: ModelInfo; backend: string }> {
@@ -176,7 +184,7 @@ export class ReadingQueue {
   }
 
   private startWorker(): Promise<{ model: ModelInfo; backend: string }> {
-    const worker = spawnWorker(this.settings);
+    const worker = spawnWorker(import.meta.url, 'worker', this.settings);
     this.worker = worker;
     const ready = new Promise<{ model: ModelInfo; backend: string }>((resolve, reject) => {
       worker.on('message', (raw: unknown) => {

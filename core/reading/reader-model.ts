@@ -12,6 +12,7 @@ import { TitansModel } from '../../models/model/model.js';
 import { ByteTokenizer, type Tokenizer } from '../../models/tokenizer/index.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { shippedModelFile } from '../training/default-model.js';
 
 export const DEFAULT_MODEL_FILE = 'default-untrained.trd';
 export const DEFAULT_MODEL_NAME = 'Titans MAC small (untrained)';
@@ -28,6 +29,30 @@ export interface ReaderModelInfo {
   arch: string;
   parameters: number;
   trained: boolean;
+}
+
+/** Add a model version to the library (or update where its file now is). */
+export function registerModel(db: Db, info: ReaderModelInfo, config: unknown, tokenizer: unknown, meta: Record<string, JsonValue>): void {
+  const parent = typeof meta.parent === 'string' ? meta.parent : null;
+  db.prepare(
+    `INSERT INTO models (id, name, file, arch, parameters, config, tokenizer, trained, added_at, parent_id, meta) VALUES (@id, @name, @file, @arch, @parameters, @config, @tokenizer, @trained, @addedAt, @parent, @meta)
+     ON CONFLICT (id) DO UPDATE SET file = excluded.file, meta = excluded.meta, parent_id = excluded.parent_id`,
+  ).run({ ...info, trained: info.trained ? 1 : 0, config: JSON.stringify(config), tokenizer: JSON.stringify(tokenizer), addedAt: new Date().toISOString(), parent, meta: JSON.stringify(meta) });
+}
+
+/** Read a model file's identity and metadata without keeping the model. */
+export function inspectModelFile(file: string): { info: ReaderModelInfo; config: unknown; tokenizer: unknown; meta: Record<string, JsonValue> } {
+  const bytes = fs.readFileSync(file);
+  const c = decodeCheckpoint(bytes);
+  const meta = (c.meta ?? {}) as Record<string, JsonValue>;
+  const config = c.config as { arch?: string } | null;
+  const parameters = c.tensors.filter((t) => !t.name.startsWith('optimizer/')).reduce((n, t) => n + t.data.length, 0);
+  return {
+    info: { id: createHash('sha256').update(bytes).digest('hex').slice(0, 16), name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)), file: path.resolve(file), arch: config?.arch ?? 'mac', parameters, trained: meta.trained !== false },
+    config: c.config,
+    tokenizer: c.tokenizer,
+    meta,
+  };
 }
 
 export interface LoadedReaderModel {
@@ -49,9 +74,10 @@ export function writeUntrainedModel(file: string, config: ModelConfig, opts: { s
   }
 }
 
-/** Load the reading model (creating the default one when no file is given) and register it. */
+/** Load the reading model and register it. Without a file: the shipped default model when it is
+ * installed, else an untrained one created in the data folder. */
 export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): LoadedReaderModel {
-  let file = modelFile;
+  let file = modelFile ?? shippedModelFile() ?? undefined;
   if (!file) {
     file = path.join(dataDir, 'models', DEFAULT_MODEL_FILE);
     if (!fs.existsSync(file)) {
@@ -81,8 +107,6 @@ export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): Lo
     parameters: loaded.model.parameterCount,
     trained: meta.trained !== false,
   };
-  db.prepare(`INSERT OR IGNORE INTO models (id, name, file, arch, parameters, config, tokenizer, trained, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-    info.id, info.name, info.file, info.arch, info.parameters, JSON.stringify(loaded.model.config), JSON.stringify(loaded.tokenizer.spec), info.trained ? 1 : 0, new Date().toISOString(),
-  );
+  registerModel(db, info, loaded.model.config, loaded.tokenizer.spec, meta);
   return { info, model: loaded.model, tokenizer: loaded.tokenizer };
 }

@@ -36,6 +36,9 @@ export interface TrainLmOptions {
   checkpointEvery?: number | { steps?: number; seconds?: number };
   signal?: AbortSignal;
   onStep?: (m: StepMetrics) => void;
+  /** after the data is ready and the first evaluation done, before the first step */
+  onStart?: (info: { heldOutBefore: number; trainTokens: number; heldOutTokens: number }) => void;
+  onCheckpoint?: (path: string, step: number) => void;
 }
 
 export interface TrainLmResult extends TrainResult {
@@ -87,6 +90,9 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
   const evaluate = () => heldOutLoss(o.model, split.heldOut, seqLen, batchSize, evalWindows);
   // a resumed run needs no 'before' (it is in the first run's log); it would cost a full evaluation
   const heldOutBefore = o.skipInitialEval ? NaN : evaluate();
+  const trainTokens = split.train.reduce((n, d) => n + d.length, 0);
+  const heldOutTokens = split.heldOut.reduce((n, d) => n + d.length, 0);
+  o.onStart?.({ heldOutBefore, trainTokens, heldOutTokens });
   const result = await train<tf.Tensor2D>({
     params,
     loss: (batch) => o.model.loss(batch),
@@ -104,12 +110,13 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
     ...(o.checkpointPath ? { checkpointPath: o.checkpointPath, checkpointEvery: o.checkpointEvery ?? { seconds: 120 } } : {}),
     signal: o.signal,
     onStep: o.onStep,
+    onCheckpoint: o.onCheckpoint,
   });
   return {
     ...result,
     heldOutBefore,
     heldOutAfter: evaluate(),
-    trainTokens: split.train.reduce((n, d) => n + d.length, 0),
-    heldOutTokens: split.heldOut.reduce((n, d) => n + d.length, 0),
+    trainTokens,
+    heldOutTokens,
   };
 }

@@ -1,0 +1,109 @@
+// The fine-tune worker: owns TensorFlow.js for one job. 'train' fine-tunes a model on a dataset
+// file (core/training/dataset.ts) with the project's resumable loop and writes the new version;
+// 'score' measures each model's surprisal on a passage (comparing versions).
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { selectBackend } from '../../models/backend.js';
+import { readCheckpointFileSync, writeCheckpointFile, type JsonValue } from '../../models/checkpoint/format.js';
+import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
+import { trainLanguageModel } from '../../models/model/train-lm.js';
+import { disposeModelState, type ModelState } from '../../models/model/state.js';
+import { ApiError } from '../api/errors.js';
+import { readDataset } from './dataset.js';
+import { FineTuneWorkerData, FromTrainer, ToTrainer, type ScoreSettings, type TrainSettings } from './protocol.js';
+import { trainableFilter } from './trainable.js';
+
+const port = parentPort!;
+const send = (m: FromTrainer) => port.postMessage(FromTrainer.parse(m));
+const settings = FineTuneWorkerData.parse(workerData);
+const controller = new AbortController();
+port.on('message', (raw: unknown) => {
+  if (ToTrainer.safeParse(raw).success) controller.abort();
+});
+
+async function train(s: TrainSettings, backend: string): Promise<void> {
+  const { model, tokenizer } = modelFromCheckpoint(readCheckpointFileSync(s.baseModelFile));
+  const o = s.options;
+  let started = false;
+  const result = await trainLanguageModel({
+    model,
+    tokenizer,
+    texts: readDataset(s.datasetFile).map((t) => t.text),
+    steps: o.steps,
+    batchSize: o.batchSize,
+    seqLen: o.seqLen,
+    peakLr: o.learningRate,
+    warmupSteps: Math.min(50, Math.ceil(o.steps / 10)),
+    heldOut: o.heldOut,
+    evalEvery: o.evalEvery,
+    evalWindows: 16,
+    seed: o.seed,
+    skipInitialEval: s.heldOutBefore !== null,
+    trainable: trainableFilter(o.trainable, model.config.layers),
+    checkpointPath: s.checkpointPath,
+    checkpointEvery: { seconds: s.checkpointSeconds },
+    signal: controller.signal,
+    onStart: (info) => {
+      started = true;
+      send({ type: 'started', backend, heldOutBefore: s.heldOutBefore ?? info.heldOutBefore, trainTokens: info.trainTokens, heldOutTokens: info.heldOutTokens });
+    },
+    onCheckpoint: (_path, step) => send({ type: 'checkpoint', step }),
+    onStep: (m) => send({ type: 'step', step: m.step, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond, etaMs: m.etaMs, ...(m.evalLoss !== undefined ? { evalLoss: m.evalLoss } : {}) }),
+  });
+  if (!started) throw new Error('training did not start');
+  if (result.aborted) {
+    send({ type: 'stopped', step: result.step });
+    return;
+  }
+  const heldOutBefore = s.heldOutBefore ?? result.heldOutBefore;
+  const meta = { ...s.meta, trained: true, steps: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter } as Record<string, JsonValue>;
+  fs.mkdirSync(path.dirname(s.outFile), { recursive: true });
+  await writeCheckpointFile(s.outFile, modelToCheckpoint(model, tokenizer.spec, meta));
+  fs.rmSync(s.checkpointPath, { force: true });
+  send({ type: 'done', step: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter });
+  model.dispose();
+}
+
+/** Surprisal (nats) of every token of the text after its first, read in windows that carry the state. */
+function score(s: ScoreSettings): void {
+  const models: Array<{ file: string; meanSurprisal: number; surprisal: number[] }> = [];
+  let tokens = 0;
+  for (const file of s.modelFiles) {
+    const { model, tokenizer } = modelFromCheckpoint(readCheckpointFileSync(file));
+    const ids = tokenizer.encode(s.text).ids;
+    tokens = ids.length;
+    const surprisal: number[] = [];
+    let state: ModelState | null = null;
+    const W = 512;
+    for (let from = 0; from < ids.length - 1; from += W) {
+      const window = ids.slice(from, Math.min(ids.length, from + W + 1));
+      const inputs = window.slice(0, -1);
+      const out = model.forward(tf.tensor2d(inputs, [1, inputs.length], 'int32'), state);
+      const nll = tf.tidy(() => {
+        const logp = tf.logSoftmax(tf.reshape(out.logits, [inputs.length, -1]));
+        const oneHot = tf.oneHot(tf.tensor1d(window.slice(1), 'int32'), logp.shape[1]!);
+        return tf.neg(tf.sum(tf.mul(logp, oneHot), 1));
+      });
+      surprisal.push(...nll.dataSync());
+      nll.dispose();
+      out.logits.dispose();
+      if (state) disposeModelState(state);
+      state = out.state;
+    }
+    models.push({ file, meanSurprisal: surprisal.reduce((a, b) => a + b, 0) / Math.max(1, surprisal.length), surprisal });
+    model.dispose();
+  }
+  send({ type: 'scored', models, tokens });
+}
+
+async function main(): Promise<void> {
+  const warn = console.warn;
+  console.warn = () => {}; // tfjs' "install the node backend" banner
+  const backend = await selectBackend(settings.backend ? { force: settings.backend } : {}).finally(() => (console.warn = warn));
+  if (settings.mode === 'train') await train(settings, backend.name);
+  else score(settings);
+}
+
+main().catch((e: unknown) => send({ type: 'failed', error: ApiError.from(e).toJSON() }));
