@@ -30,6 +30,11 @@ Commands:
   show ID [--text]          show a document's details and chapters (and its text)
   where                     print where the library lives
   train FILE... --out MODEL train a Titans model on text files (see: train --help)
+  finetune FILE|FOLDER... [--docs ID,ID] --name NAME [--steps N --lr X --train all|memory|last]
+                            fine-tune the reading model on your files; a new version results
+                            (finetune list | finetune resume ID | finetune cancel ID)
+  models [select ID | delete ID | compare ID ID --text T]
+                            model versions: list, choose the one that reads, delete, compare
   model export MODEL.trd OUT.safetensors | model import IN.safetensors OUT.trd
                             models in and out of safetensors (to train elsewhere, use here)
 
@@ -68,7 +73,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
     }
     return trainCommand(rest, out, err);
   }
-  if (!['import', 'read', 'status', 'surprise', 'ask', 'list', 'show', 'where'].includes(command)) {
+  if (!['import', 'read', 'status', 'surprise', 'ask', 'list', 'show', 'where', 'finetune', 'models'].includes(command)) {
     err(`Unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
@@ -122,6 +127,16 @@ export async function run(argv: string[], out: (s: string) => void = console.log
         }
         try {
           return await surprise(api, id, top, signal, out);
+        } catch (e) {
+          err(describeError(e));
+          return 1;
+        }
+      }
+      case 'finetune':
+      case 'models': {
+        const { finetuneCommand, modelsCommand } = await import('./finetune.js');
+        try {
+          return command === 'finetune' ? await finetuneCommand(core, api, rest, out, err) : await modelsCommand(api, rest, out, err);
         } catch (e) {
           err(describeError(e));
           return 1;
