@@ -12,7 +12,7 @@ import { getSummary } from '../library/queries.js';
 import { isAlive } from '../process.js';
 import { FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { listReadings } from './status.js';
-import { spawnWorker } from '../util/spawn-worker.js';
+import { spawnWorker } from '../spawn-worker.js';
 
 type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 

@@ -13,7 +13,7 @@ import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { isAlive } from '../process.js';
 import { inspectModelFile, registerModel } from '../reading/reader-model.js';
-import { spawnWorker } from '../util/spawn-worker.js';
+import { spawnWorker } from '../spawn-worker.js';
 import { buildDataset, type DatasetSources } from './dataset.js';
 import { FineTuneOptions, FromTrainer, type TrainSettings } from './protocol.js';
 import { modelRow } from './versions.js';

@@ -1,7 +1,7 @@
 // Surprisal of a passage under several model versions, in a short-lived worker (TensorFlow.js
 // stays off the core's thread).
 import { ApiError } from '../api/errors.js';
-import { spawnWorker } from '../util/spawn-worker.js';
+import { spawnWorker } from '../spawn-worker.js';
 import { FromTrainer, type ScoreSettings } from './protocol.js';
 
 export type Scored = Extract<FromTrainer, { type: 'scored' }>;

@@ -17,10 +17,10 @@ export interface Host {
 }
 
 /** A host with its own library; `args` go to the host (default: no reading into memory on import). */
-export async function startHost(args: string[] = ['--no-auto-read']): Promise<Host> {
+export async function startHost(args: string[] = ['--no-auto-read'], env: Record<string, string> = {}): Promise<Host> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-e2e-'));
   const dataDir = path.join(workDir, 'data');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'core/host/main.ts', '--data', dataDir, '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/host/main.ts', '--data', dataDir, '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 30_000);

@@ -3,7 +3,7 @@ import type { ApiClient } from '../../../core/api/client';
 import { RemoteError } from '../../../core/api/client';
 import type { DocumentSummary, JobProgress } from '../../../core/api/contract';
 
-export type View = 'library' | 'reader' | 'ask' | 'memory' | 'finetune';
+export type View = 'library' | 'reader' | 'ask' | 'memory' | 'models';
 
 export interface Notice {
   id: number;
@@ -24,6 +24,8 @@ class AppState {
   notices: Notice[] = $state([]);
   view: View = $state('library');
   docId: number | null = $state(null);
+  /** the model version that reads now (known once a document has a reading, or the Models view loaded) */
+  readingModelId: string | null = $state(null);
   /** where the reader should open (#/reader/ID@START, or @START-END for a passage to highlight), taken once */
   private target: { start: number; end: number | null } | null = null;
   private nextNotice = 1;
@@ -37,6 +39,19 @@ class AppState {
   async refresh(): Promise<void> {
     if (!this.api) return;
     this.docs = await this.api.call('library.list', {});
+    // Which version reads now marks documents read by another; asking starts the model worker, so
+    // only once a document has been read.
+    if (this.docs.some((d) => d.reading)) await this.refreshModels();
+  }
+
+  async refreshModels(): Promise<void> {
+    if (!this.api) return;
+    try {
+      const { models } = await this.api.call('models.list', {});
+      this.readingModelId = models.find((m) => m.selected)?.id ?? null;
+    } catch {
+      this.readingModelId = null; // no usable model: nothing to mark
+    }
   }
 
   notify(kind: Notice['kind'], title: string, error: unknown): void {
@@ -69,7 +84,7 @@ class AppState {
   readRoute(): void {
     const [, view, id, at, end] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+)(?:-(\d+))?)?)?/) ?? [];
     this.target = at ? { start: Number(at), end: end ? Number(end) : null } : null;
-    const views: View[] = ['library', 'reader', 'ask', 'memory', 'finetune'];
+    const views: View[] = ['library', 'reader', 'ask', 'memory', 'models'];
     this.view = views.includes(view as View) ? (view as View) : 'library';
     this.docId = id ? Number(id) : this.view === 'reader' ? this.docId : null;
   }

@@ -14,6 +14,12 @@ function toBase64(blob: Blob): Promise<string> {
 }
 
 export async function uploadAndImport(api: ApiClient, file: File, jobId: string, onProgress: (sent: number) => void, signal: AbortSignal): Promise<ImportResult> {
+  const uploadId = await upload(api, file, onProgress, signal);
+  return api.call('upload.finish', { uploadId, jobId });
+}
+
+/** Send the file; the upload waits in the core until finished (imported), taken (fine-tuning) or aborted. */
+export async function upload(api: ApiClient, file: File, onProgress: (sent: number) => void, signal: AbortSignal): Promise<string> {
   const { uploadId } = await api.call('upload.begin', { name: file.name, size: file.size });
   try {
     for (let offset = 0; offset < file.size; offset += CHUNK_BYTES) {
@@ -26,5 +32,5 @@ export async function uploadAndImport(api: ApiClient, file: File, jobId: string,
     await api.call('upload.abort', { uploadId }).catch(() => {});
     throw e;
   }
-  return api.call('upload.finish', { uploadId, jobId });
+  return uploadId;
 }
