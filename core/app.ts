@@ -16,7 +16,8 @@ import { ReadingQueue } from './reading/queue.js';
 import { listReadings } from './reading/status.js';
 import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
-import { forget, history, remember } from './ask/history.js';
+import { forget, history, remember, rememberAnswer } from './ask/history.js';
+import { answerAcrossBooks } from './ask/answer.js';
 import { familiarityFrom, retrieve } from './ask/retrieve.js';
 
 const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
@@ -155,6 +156,15 @@ export function createCore(opts: CoreOptions): Core {
       const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
       const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
       return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
+    },
+    'ask.answer': async ({ question, ids, top, memory, requestId }) => {
+      const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
+      const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+      const historyId = remember(db, question, ids, r.citations);
+      hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
+      const answered = r.citations.length === 0 ? { answers: [], merged: null } : await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }));
+      if (r.citations.length > 0) rememberAnswer(db, historyId, answered);
+      return { ...r, notFound: r.citations.length === 0, historyId, ...answered };
     },
     'ask.history': ({ query, limit }) => history(db, query, limit),
     'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),

@@ -5,7 +5,7 @@
 // from the checkpoint. Every run ends by writing the model as it is, its held-out perplexity per
 // language and the log, so a partly trained model can already ship.
 //
-// Options: --out DIR (models/default) --steps N (4000) --hours H (this run's budget)
+// Options: --out DIR (models/default) --steps N (6000) --hours H (this run's budget)
 //          --batch B (1) --seq T (512) --lr X (2e-3) --seed S (1) --backend NAME
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +34,7 @@ const num = (name: string, fallback: number) => {
 const corpusDir = path.resolve(opt('corpus', '../shared/data'));
 const outDir = path.resolve(opt('out', 'models/default'));
 const workDir = path.join(outDir, 'work'); // checkpoint and log: not shipped (gitignored)
-const steps = num('steps', 4000);
+const steps = num('steps', 6000);
 const hours = Number(opt('hours', 'Infinity'));
 const batchSize = num('batch', 1);
 const seqLen = num('seq', 512);

@@ -218,11 +218,27 @@ export const Citation = z.object({
 });
 export type Citation = z.infer<typeof Citation>;
 
+/** One book's answer: generated with the book's memory loaded and its best passages in context. */
+export const BookAnswer = z.object({
+  docId: id,
+  title: z.string(),
+  text: z.string(),
+  /** indexes into the question's citations: the passages this answer was given */
+  citations: z.array(z.number().int().nonnegative()),
+  /** the answer's words occur in those passages (false: the model wrote something they do not say) */
+  supported: z.boolean(),
+  usedMemory: z.boolean(),
+  firstTokenMs: z.number().nullable(),
+  ms: z.number(),
+});
+export type BookAnswer = z.infer<typeof BookAnswer>;
+
 export const HistoryEntry = z.object({
   id,
   question: z.string(),
   docIds: z.array(id).nullable(), // null: every book
   citations: z.array(Citation),
+  answer: z.object({ merged: z.string().nullable(), answers: z.array(BookAnswer) }).nullable(),
   askedAt: z.string(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
@@ -360,6 +376,12 @@ export const methods = {
     params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
+  /** Retrieve, then answer from each book that holds cited passages (at most 3), streaming the text as
+   * 'ask.token' events under requestId; merged: the answers together (null when nothing was found). */
+  'ask.answer': {
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), requestId: z.string().min(1).max(64) }).strict(),
+    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable() }),
+  },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */
   'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },
   /** Forget a question (or every one, without id). */
@@ -431,6 +453,10 @@ export const events = {
   /** a fine-tune changed status, or logged a step (point) */
   'finetune.changed': z.object({ id, status: FineTuneStatus, point: FineTunePoint.optional() }),
   'models.changed': z.object({}),
+  /** a piece of an answer being written (ask.answer) */
+  'ask.token': z.object({ requestId: z.string(), docId: id, text: z.string() }),
+  /** the passages found for an answer being written (before the answers, which take longer) */
+  'ask.found': z.object({ requestId: z.string(), citations: z.array(Citation), usedMemory: z.boolean() }),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

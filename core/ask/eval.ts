@@ -9,6 +9,7 @@ import { randomSource } from '../../models/util/random.js';
 import type { Db } from '../library/database.js';
 import { importFile } from '../library/importer.js';
 import { retrieve } from './retrieve.js';
+export { answerPrompt } from './prompt.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -60,11 +61,6 @@ export function sniahSamples(opts: { lengths: number[]; perLength: number; adjec
     }
   }
   return out;
-}
-
-/** The prompt a model answers from (also how the training tasks are written): text, question, "Answer:". */
-export function answerPrompt(text: string, question: string): string {
-  return `${text}\nQuestion: ${question}\nAnswer:`;
 }
 
 /** bAbI stories split once for everyone: the first 90% may be trained on, the last 10% are for evaluation. */

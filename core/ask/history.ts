@@ -1,8 +1,13 @@
 // The library's question history: every question asked, the books it was asked of and what was
 // found, searchable (FTS5 over the questions) and deletable one by one or all at once.
-import type { Citation, HistoryEntry } from '../api/contract.js';
+import type { BookAnswer, Citation, HistoryEntry } from '../api/contract.js';
 import type { Db } from '../library/database.js';
 import { ftsQuery } from './retrieve.js';
+
+/** Keep the model's answer with the question it answers. */
+export function rememberAnswer(db: Db, id: number, answer: { merged: string | null; answers: BookAnswer[] }): void {
+  db.prepare(`UPDATE questions SET answer = ? WHERE id = ?`).run(JSON.stringify(answer), id);
+}
 
 export function remember(db: Db, question: string, ids: number[] | undefined, citations: Citation[]): number {
   return Number(
@@ -15,6 +20,7 @@ interface Row {
   question: string;
   docIds: string | null;
   citations: string;
+  answer: string | null;
   askedAt: string;
 }
 
@@ -25,11 +31,11 @@ export function history(db: Db, query: string | undefined, limit: number): Histo
   const rows = (
     match
       ? db
-          .prepare(`SELECT q.id, q.question, q.doc_ids AS docIds, q.citations, q.asked_at AS askedAt FROM questions_fts f JOIN questions q ON q.id = f.rowid WHERE questions_fts MATCH ? ORDER BY q.id DESC LIMIT ?`)
+          .prepare(`SELECT q.id, q.question, q.doc_ids AS docIds, q.citations, q.answer, q.asked_at AS askedAt FROM questions_fts f JOIN questions q ON q.id = f.rowid WHERE questions_fts MATCH ? ORDER BY q.id DESC LIMIT ?`)
           .all(match, limit)
-      : db.prepare(`SELECT id, question, doc_ids AS docIds, citations, asked_at AS askedAt FROM questions ORDER BY id DESC LIMIT ?`).all(limit)
+      : db.prepare(`SELECT id, question, doc_ids AS docIds, citations, answer, asked_at AS askedAt FROM questions ORDER BY id DESC LIMIT ?`).all(limit)
   ) as Row[];
-  return rows.map((r) => ({ id: r.id, question: r.question, docIds: r.docIds ? (JSON.parse(r.docIds) as number[]) : null, citations: JSON.parse(r.citations) as Citation[], askedAt: r.askedAt }));
+  return rows.map((r) => ({ id: r.id, question: r.question, docIds: r.docIds ? (JSON.parse(r.docIds) as number[]) : null, citations: JSON.parse(r.citations) as Citation[], answer: r.answer ? (JSON.parse(r.answer) as HistoryEntry['answer']) : null, askedAt: r.askedAt }));
 }
 
 /** Forget one question, or all (id absent); returns how many. */

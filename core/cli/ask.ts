@@ -1,13 +1,31 @@
-// `titans-reader ask "question"`: the passages that answer it, each cited with its place (book,
-// page or location, chapter, line, character offsets) and how it ranked.
+// `titans-reader ask "question"`: the model's answer from each book that holds cited passages
+// (written as it comes, with the book's memory loaded), then the passages, each cited with its
+// place (book, page or location, chapter, line, character offsets). --passages: passages only.
 import type { ApiClient } from '../api/client.js';
 import type { Out } from './reading.js';
 
-export async function ask(api: ApiClient, question: string, ids: number[] | undefined, top: number, out: Out): Promise<number> {
-  const r = await api.call('ask.retrieve', { question, top, ...(ids ? { ids } : {}) });
+export async function ask(api: ApiClient, question: string, ids: number[] | undefined, top: number, out: Out, answer = true): Promise<number> {
+  const requestId = `cli-${process.pid}`;
+  let current: number | null = null;
+  const live = process.stdout.isTTY;
+  const off = live
+    ? api.on('ask.token', (e) => {
+        if (e.requestId !== requestId) return;
+        if (current !== e.docId) process.stdout.write(`${current === null ? '' : '\n'}… `);
+        current = e.docId;
+        process.stdout.write(e.text);
+      })
+    : () => {};
+  const r = answer ? await api.call('ask.answer', { question, top, requestId, ...(ids ? { ids } : {}) }).finally(off) : { ...(await api.call('ask.retrieve', { question, top, ...(ids ? { ids } : {}) })), answers: [], merged: null };
+  if (live && current !== null) process.stdout.write('\r\x1b[K\n');
   if (r.notFound) {
     out('Not found in these books: no passage shares a word with the question.');
     return 0;
+  }
+  if (answer) {
+    out(`Answer: ${r.merged ?? '(the model wrote none; see the passages)'}`);
+    for (const a of r.answers) out(`  ${a.title}: ${a.text || '(nothing)'} — ${a.supported ? `supported by [${a.citations.map((i) => i + 1).join('], [')}]` : 'not found in its passages: check them'}${a.usedMemory ? '' : ' (book not read into memory yet)'}`);
+    out('');
   }
   out(`The passages that best answer “${question}”${r.usedMemory ? " (text match fused with the books' memories)" : ' (text match; no book has been read into memory)'}:`);
   r.citations.forEach((c, i) => {

@@ -23,9 +23,9 @@ Commands:
   status                    the readings: progress, speed, model, errors
   surprise ID [--top N] [--signal memory|model]
                             the passages the memory (or the model) found most surprising
-  ask "QUESTION" [--books ID,ID] [--top N]
-                            the passages that answer a question, cited with their places
-                            (answers written by the model come in a later version)
+  ask "QUESTION" [--books ID,ID] [--top N] [--passages]
+                            the model's answer from each book (its memory loaded), then the
+                            passages it rests on, cited with their places (--passages: those only)
   list                      list the documents in the library
   show ID [--text]          show a document's details and chapters (and its text)
   where                     print where the library lives
@@ -103,6 +103,8 @@ export async function run(argv: string[], out: (s: string) => void = console.log
         return await status(api, out);
       case 'ask': {
         const books = takeOption(rest, '--books');
+        const passagesOnly = rest.includes('--passages');
+        if (passagesOnly) rest.splice(rest.indexOf('--passages'), 1);
         const top = Number(takeOption(rest, '--top') ?? 5);
         const question = rest.join(' ').trim();
         const ids = books ? books.split(',').map(Number) : undefined;
@@ -111,7 +113,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
           return 2;
         }
         try {
-          return await ask(api, question, ids, top, out);
+          return await ask(api, question, ids, top, out, !passagesOnly);
         } catch (e) {
           err(describeError(e));
           return 1;

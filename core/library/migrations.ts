@@ -197,6 +197,13 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description: 'the model\'s answer kept with each question',
+    sql: `
+      ALTER TABLE questions ADD COLUMN answer TEXT; -- JSON: the merged answer and each book's, null when only passages were asked for
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

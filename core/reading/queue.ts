@@ -13,6 +13,7 @@ import { isAlive } from '../process.js';
 import { FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { listReadings } from './status.js';
 import { spawnWorker } from '../spawn-worker.js';
+import type { BookAnswer } from './answer.js';
 
 type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 
@@ -44,7 +45,7 @@ export class ReadingQueue {
   /** settle when the queue has nothing left to read (for the CLI) */
   private idleWaiters: Array<() => void> = [];
   /** recall probes waiting for the worker's answer */
-  private recalls = new Map<number, { resolve: (r: RecallResult) => void; reject: (e: ApiError) => void }>();
+  private recalls = new Map<number, { resolve: (r: never) => void; reject: (e: ApiError) => void; onText?: (text: string) => void }>();
   private nextRequest = 1;
 
   constructor(
@@ -155,8 +156,18 @@ export class ReadingQueue {
     await this.model();
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {
-      this.recalls.set(requestId, { resolve, reject });
+      this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject });
       this.post({ type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) });
+    });
+  }
+
+  /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
+  async answer(req: { docId: number; question: string; context: string; maxTokens: number }, onText: (text: string) => void): Promise<BookAnswer> {
+    await this.model();
+    const requestId = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject, onText });
+      this.post({ type: 'answer', requestId, ...req });
     });
   }
 
@@ -194,10 +205,12 @@ export class ReadingQueue {
         const m = parsed.data;
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
-        else if (m.type === 'recalled' || m.type === 'recallFailed') {
+        else if (m.type === 'answerText') this.recalls.get(m.requestId)?.onText?.(m.text);
+        else if (m.type === 'recalled' || m.type === 'recallFailed' || m.type === 'answered') {
           const pending = this.recalls.get(m.requestId);
           this.recalls.delete(m.requestId);
-          if (m.type === 'recalled') pending?.resolve(m.result);
+          if (m.type === 'recalled') pending?.resolve(m.result as never);
+          else if (m.type === 'answered') pending?.resolve({ text: m.text, usedMemory: m.usedMemory, firstTokenMs: m.firstTokenMs, ms: m.ms } as never);
           else pending?.reject(new ApiError(m.error.code, m.error.message, m.error.hint));
         } else this.onWorkerMessage(m);
       });

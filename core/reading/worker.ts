@@ -7,6 +7,7 @@ import { openDatabase } from '../library/database.js';
 import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
 import { readDocument } from './read-document.js';
 import { recall } from './recall.js';
+import { answerFromBook } from './answer.js';
 import { loadReaderModel } from './reader-model.js';
 
 const port = parentPort!;
@@ -61,6 +62,11 @@ async function main(): Promise<void> {
       recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, tokens)
         .then((result) => send({ type: 'recalled', requestId, result }))
         .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() })); // also a result that fails validation
+    } else if (m.data.type === 'answer') {
+      const { requestId, ...req } = m.data;
+      answerFromBook(db, reader.model, reader.tokenizer, reader.info.id, req, (text) => send({ type: 'answerText', requestId, text }))
+        .then((r) => send({ type: 'answered', requestId, ...r }))
+        .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() }));
     } else {
       queue.push(m.data.docId);
       void next();

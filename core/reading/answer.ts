@@ -1,0 +1,62 @@
+// Answering from one book (runs in the model worker): the book's memory after reading it is
+// loaded as the model's state, the focused context and the question are read on top of it, and
+// the answer is generated greedily up to the end of the line, each piece sent as it comes.
+import { decodeCheckpoint } from '../../models/checkpoint/format.js';
+import { generate } from '../../models/model/generate.js';
+import { stateFromCheckpoint } from '../../models/model/io.js';
+import { disposeModelState, type TitansModel } from '../../models/model/model.js';
+import type { Tokenizer } from '../../models/tokenizer/index.js';
+import { answerPrompt } from '../ask/prompt.js';
+import type { Db } from '../library/database.js';
+
+export interface BookAnswer {
+  text: string;
+  /** the book's memory was loaded (false: it has not been read by this model yet) */
+  usedMemory: boolean;
+  firstTokenMs: number | null;
+  ms: number;
+}
+
+export async function answerFromBook(
+  db: Db,
+  model: TitansModel,
+  tokenizer: Tokenizer,
+  modelId: string,
+  req: { docId: number; question: string; context: string; maxTokens: number },
+  onText: (delta: string) => void,
+): Promise<BookAnswer> {
+  const t0 = performance.now();
+  const row = db
+    .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
+    .get(req.docId, modelId) as { state: Buffer | null } | undefined;
+  const state = row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;
+  const newline = tokenizer.encode('\n').ids[0];
+  const eos = tokenizer.special('<eos>');
+  const prompt = tokenizer.encode(answerPrompt(req.context, req.question)).ids;
+  const out: number[] = [];
+  let sent = '';
+  let firstTokenMs: number | null = null;
+  try {
+    const it = generate(model, prompt, { maxTokens: req.maxTokens, state, stop: [eos, ...(newline !== undefined ? [newline] : [])] });
+    for (let r = await it.next(); ; r = await it.next()) {
+      if (r.done) {
+        disposeModelState(r.value);
+        break;
+      }
+      firstTokenMs ??= performance.now() - t0;
+      if (r.value === newline || r.value === eos) break;
+      out.push(r.value);
+      const text = tokenizer.decode(out);
+      // a byte-level model may stop inside a character: send only what decodes whole
+      if (!text.endsWith('\uFFFD') && text.length > sent.length) {
+        onText(text.slice(sent.length));
+        sent = text;
+      }
+    }
+  } finally {
+    disposeModelState(state);
+  }
+  // control characters and broken bytes (an untrained or confused model) are not part of an answer
+  const text = tokenizer.decode(out).replace(/[\u0000-\u0008\u000B-\u001F\u007F\uFFFD]/gu, '').trim();
+  return { text, usedMemory: state !== null, firstTokenMs, ms: performance.now() - t0 };
+}

@@ -1,0 +1,97 @@
+// Answering: the focused context keeps the sentences that share the question's words; support,
+// merging and exact match are checked on their own; and through the API with the real model
+// worker, each book answers with its memory loaded, streamed, merged and kept in the history.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BookAnswer } from '../../../core/api/contract.js';
+import { createInProcessClient } from '../../../core/api/in-process.js';
+import { createCore, type Core } from '../../../core/app.js';
+import { mergeAnswers, supportedBy } from '../../../core/ask/answer.js';
+import { answerPrompt, exactMatch, focusContext, normalizeAnswer } from '../../../core/ask/prompt.js';
+import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
+import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
+
+const NEEDLE = 'One of the special magic numbers for quiet-harbor is: 4728151.';
+const answer = (docId: number, title: string, text: string, supported: boolean): BookAnswer => ({ docId, title, text, citations: [0], supported, usedMemory: true, firstTokenMs: 1, ms: 2 });
+
+describe('the prompt', () => {
+  it('keeps the sentences that share the most words with the question, in their order, within the limit', () => {
+    const passage = `The rain fell all day on the roofs of the town. ${NEEDLE} The baker opened late. Nobody came to the harbor that night.`;
+    const ctx = focusContext([passage], 'What is the special magic number for quiet-harbor?', 80);
+    expect(ctx).toBe(NEEDLE);
+    const wide = focusContext([passage], 'What is the special magic number for quiet-harbor?', 140);
+    expect(wide.indexOf(NEEDLE)).toBeLessThan(wide.indexOf('Nobody came')); // document order kept
+    expect(answerPrompt(ctx, 'Q?')).toBe(`${NEEDLE}\nQuestion: Q?\nAnswer:`);
+  });
+
+  it('scores exact match on the first word, without punctuation or case', () => {
+    expect(exactMatch(' 4728151.', '4728151')).toBe(true);
+    expect(exactMatch('Garden', 'garden')).toBe(true);
+    expect(exactMatch('4728152', '4728151')).toBe(false);
+    expect(exactMatch('', '')).toBe(false);
+    expect(normalizeAnswer('  «kitchen», then')).toBe('kitchen');
+  });
+
+  it('calls an answer supported only when its words are in the passages', () => {
+    expect(supportedBy('4728151', [NEEDLE])).toBe(true);
+    expect(supportedBy('4728152', [NEEDLE])).toBe(false);
+    expect(supportedBy('quiet harbor', [NEEDLE])).toBe(true);
+    expect(supportedBy('', [NEEDLE])).toBe(false);
+  });
+
+  it('merges agreeing books into one answer and lists differing ones, supported first', () => {
+    expect(mergeAnswers([answer(1, 'A', 'garden', true), answer(2, 'B', 'Garden.', true)])).toBe('garden');
+    expect(mergeAnswers([answer(1, 'A', 'kitchen', false), answer(2, 'B', 'garden', true)])).toBe('garden (B); kitchen (A)');
+    expect(mergeAnswers([answer(1, 'A', '', false)])).toBeNull();
+  });
+});
+
+describe('answering through the API', () => {
+  let dir: string;
+  let core: Core;
+  beforeAll(async () => {
+    dir = tempDir('titans-answer-');
+    const modelFile = await writeTinyReaderModel(dir);
+    core = createCore({ dataDir: path.join(dir, 'data'), transport: 'in-process', reading: { modelFile, backend: 'wasm', stepTokens: 64 } });
+  });
+  afterAll(async () => {
+    await core.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers from each book with its memory, streams the text, and keeps the answer in the history', async () => {
+    const api = createInProcessClient(core.server);
+    const book = makeBook({ chapters: 3, paragraphsPerChapter: 8, seed: 4, title: 'Harbor' }).replace('CHAPTER 2\n\n', `CHAPTER 2\n\n${NEEDLE}\n\n`);
+    const id = (await api.call('library.importPath', { path: writeFile(dir, 'harbor.txt', book) })).document.id;
+    const q = 'What is the special magic number for quiet-harbor?';
+
+    const unread = await api.call('ask.answer', { question: q, requestId: 'r0' });
+    expect(unread.answers[0]!.usedMemory).toBe(false);
+
+    await api.call('reading.start', { id });
+    await core.reading.whenIdle();
+    const pieces: string[] = [];
+    let found = 0;
+    api.on('ask.token', (e) => e.requestId === 'r1' && pieces.push(e.text));
+    api.on('ask.found', (e) => e.requestId === 'r1' && (found = e.citations.length));
+    const r = await api.call('ask.answer', { question: q, requestId: 'r1' });
+    expect(found).toBe(r.citations.length);
+    expect(r.citations[r.answers[0]!.citations[0]!]!.text).toContain(NEEDLE);
+    const a = r.answers[0]!;
+    expect(a).toMatchObject({ docId: id, title: 'Harbor', usedMemory: true });
+    expect(a.firstTokenMs).toBeGreaterThan(0);
+    expect(a.firstTokenMs!).toBeLessThanOrEqual(a.ms);
+    expect(pieces.length).toBeGreaterThan(0);
+    // the streamed pieces are the answer as it was written (broken bytes and control characters aside)
+    const clean = (s: string) => s.replace(/[\u0000-\u0008\u000B-\u001F\u007F\uFFFD]/gu, '').trim();
+    expect(clean(pieces.join(''))).toBe(a.text);
+    expect(a.supported).toBe(supportedBy(a.text, a.citations.map((i) => r.citations[i]!.text)));
+    expect(r.merged).toBe(a.text === '' ? null : a.text);
+    const [h] = await api.call('ask.history', { limit: 1 });
+    expect(h!.answer).toEqual({ merged: r.merged, answers: r.answers });
+
+    const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 'r2' });
+    expect(none).toMatchObject({ notFound: true, answers: [], merged: null });
+  });
+});
