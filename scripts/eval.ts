@@ -3,15 +3,19 @@
 //   babilong   bAbI qa1-qa5 facts hidden in book text, by length
 // Options: --data DIR (default ../shared/data)  --lengths 2000,4000,8000,16000  --n 20 (per length)
 //          --haystack noise|book (sniah)  --tasks qa1,qa2,qa3,qa4,qa5 (babilong)  --seed 7  --out eval-results
-// What it measures today: retrieval recall@k (does a cited passage hold the needle / the supporting
-// facts), FTS5 BM25 within the document, and the time per question. Answers written by the model
-// (exact match) come with generation (issue 6) and a trained model (issue 7).
+//          --answer: read every sample into the model's memory and have the model answer (exact
+//          match), through the app's own API  --model FILE (default: the installed default model)
+//          --backend NAME
+// Without --answer: retrieval recall@k only (FTS5 BM25 within the document; no model needed).
+// With it: exact-match accuracy, recall@k of the cited passages, the median first-token latency,
+// time per question and reading speed, with the model, its size and the backend.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluationHaystackBooks } from '../core/training/base-corpus.js';
 import { babilongSamples, evaluateRetrieval, parseBabi, splitStories, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
 import { openDatabase } from '../core/library/database.js';
+import { evaluateAnswers, summarizeAnswers } from '../core/ask/eval-answers.js';
 
 const argv = process.argv.slice(2);
 const task = argv[0];
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
+  if (argv.includes('--answer')) return answerRun(samples);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-eval-'));
   const db = openDatabase(path.join(work, 'library.sqlite'));
   try {
@@ -83,4 +88,31 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+async function answerRun(samples: Sample[]): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-eval-'));
+  const modelFile = argv.includes('--model') ? path.resolve(opt('model', '')) : undefined;
+  const backend = argv.includes('--backend') ? opt('backend', 'wasm') : undefined;
+  try {
+    const t0 = Date.now();
+    const run = await evaluateAnswers(samples, KS, {
+      workDir: work,
+      ...(modelFile ? { modelFile } : {}),
+      ...(backend ? { backend } : {}),
+      onResult: (r, i) => process.stderr.write(`\r${i + 1}/${samples.length} ${r.task} ${r.length}: ${r.correct ? 'right' : 'wrong'} (“${r.answer.slice(0, 20)}” vs “${r.expected}”)        `),
+    });
+    process.stderr.write('\n');
+    const rows = summarizeAnswers(run.results, KS);
+    const m = run.model;
+    console.log(`\n${task}: answers by ${m.name} (${(m.parameters / 1e6).toFixed(2)}M parameters${m.trained ? '' : ', untrained'}), ${run.backend} backend, ${os.cpus().length} cores, seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    console.log('| task | length (byte tokens) | n | accuracy (exact match) | recall@1 | recall@5 | first token (median) | s/question | reading tokens/s |\n|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.task} | ${r.length} | ${r.n} | ${(r.accuracy * 100).toFixed(0)}% | ${(r.recall[1]! * 100).toFixed(0)}% | ${(r.recall[5]! * 100).toFixed(0)}% | ${r.firstTokenMs === null ? '–' : `${(r.firstTokenMs / 1000).toFixed(2)} s`} | ${(r.msPerQuestion / 1000).toFixed(2)} | ${Math.round(r.readTokensPerSecond)} |`);
+    fs.mkdirSync(outDir, { recursive: true });
+    const out = path.join(outDir, `${task}-answers-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(out, JSON.stringify({ task, seed, lengths, n, model: run.model, backend: run.backend, rows, results: run.results }, null, 2));
+    console.log(`\nWritten: ${out}`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+void main().then(() => process.exit(0));

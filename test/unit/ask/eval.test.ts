@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { babilongSamples, evaluateRetrieval, parseBabi, sniahSamples, summarizeResults } from '../../../core/ask/eval.js';
 import { openDatabase } from '../../../core/library/database.js';
+import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir } from '../../fixtures/texts.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -65,7 +66,7 @@ describe('the evaluation harness', () => {
     }
   });
 
-  it('runs as `npm run eval` on a small corpus laid out like ../shared/data', () => {
+  it('runs as `npm run eval` on a small corpus laid out like ../shared/data, retrieval only and answering', async () => {
     const data = path.join(dir, 'data');
     fs.mkdirSync(path.join(data, 'ruler'), { recursive: true });
     fs.mkdirSync(path.join(data, 'babi/en-10k'), { recursive: true });
@@ -89,8 +90,21 @@ describe('the evaluation harness', () => {
     const json = JSON.parse(fs.readFileSync(path.join(out, files.find((f) => f.startsWith('sniah'))!), 'utf8')) as { rows: unknown[]; retrieval: string };
     expect(json.retrieval).toBe('fts5-bm25');
     expect(json.rows).toHaveLength(2);
+    // --answer: each sample read into memory and answered by the model through the app's API
+    const model = await writeTinyReaderModel(dir);
+    const ans = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/eval.ts', 'sniah', '--answer', '--model', model, '--backend', 'wasm', '--data', data, '--lengths', '600,1200', '--n', '2', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(ans.status, ans.stderr).toBe(0);
+    expect(ans.stdout).toContain('answers by tiny test model (untrained) (0.06M parameters, untrained), wasm backend');
+    expect(ans.stdout.match(/^\| sniah-noise \| (600|1200) \| 2 \| \d+% \| \d+% \| \d+% \| [\d.]+ s \| [\d.]+ \| \d+ \|$/gm)).toHaveLength(2);
+    const answers = JSON.parse(fs.readFileSync(path.join(out, fs.readdirSync(out).find((f) => f.includes('-answers-'))!), 'utf8')) as { results: Array<{ answer: string; expected: string; correct: boolean; recall: Record<string, boolean> }> };
+    expect(answers.results).toHaveLength(4);
+    for (const r of answers.results) {
+      expect(r.expected).toMatch(/^\d{7}$/);
+      expect(r.correct).toBe(r.answer.trim().split(/\s+/)[0]!.replace(/\W+$/, '') === r.expected);
+      expect(r.recall['5']).toBe(true); // a 600-character text is one or two passages
+    }
     const missing = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/eval.ts', 'sniah', '--data', path.join(dir, 'nowhere')], { cwd: root, encoding: 'utf8' });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/is missing\. Give the data folder with --data DIR/);
-  }, 60_000);
+  }, 120_000);
 });
