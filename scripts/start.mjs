@@ -26,6 +26,9 @@ function run(script) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+// the shipped default model, if it is not installed yet (it says what it did)
+spawnSync(process.execPath, [path.join(root, 'scripts', 'install-default-model.mjs')], { cwd: root, stdio: 'inherit' });
+
 const forceBrowser = args.includes('--browser');
 const { binary, why } = forceBrowser ? { binary: null, why: 'you asked for the browser host (--browser).' } : electronBinary();
 const passThrough = args.filter((a) => a !== '--browser');

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Installs the shipped default model into models/default/ (npm install and npm start run this).
+// The weights live on the repository's `model-weights` branch, one commit replaced on every
+// retrain (so main's history never carries them); models/default/model.json on main pins the
+// file by sha256. Nothing here uses the network unless the branch is missing locally, and then only
+// `git fetch` from the clone's own origin. It never fails the install: without the model, the app
+// uses an untrained one and says so.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = path.join(root, 'models', 'default');
+const quiet = process.argv.includes('--quiet');
+const say = (s) => quiet || console.log(`[default model] ${s}`);
+
+const pinFile = path.join(dir, 'model.json');
+if (!fs.existsSync(pinFile)) process.exit(0);
+const pin = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
+const target = path.join(dir, pin.file);
+const sha = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+if (fs.existsSync(target)) {
+  const have = sha(fs.readFileSync(target));
+  if (have === pin.sha256) {
+    say(`${pin.file} is installed (${pin.name}).`);
+    process.exit(0);
+  }
+  say(`${pin.file} differs from the pinned model (a local retrain?); it is kept as it is.`);
+  process.exit(0);
+}
+
+const git = (...args) => spawnSync('git', args, { cwd: root, maxBuffer: 512 * 1024 * 1024, timeout: 120_000 });
+const fromRef = (ref) => {
+  if (git('rev-parse', '--verify', '-q', `${ref}^{commit}`).status !== 0) return null;
+  const r = git('show', `${ref}:${pin.path}`);
+  return r.status === 0 ? r.stdout : null;
+};
+const refs = [`origin/${pin.branch}`, pin.branch, pin.commit].filter(Boolean);
+let bytes = null;
+for (const ref of refs) if ((bytes = fromRef(ref))) break;
+if (!bytes && git('rev-parse', '--git-dir').status === 0) {
+  say(`fetching the ${pin.branch} branch from origin…`);
+  if (git('fetch', '-q', 'origin', `${pin.branch}:refs/remotes/origin/${pin.branch}`).status === 0) bytes = fromRef(`origin/${pin.branch}`);
+}
+if (!bytes) {
+  say(`not installed: the ${pin.branch} branch is not in this clone. The app reads with an untrained model until then.`);
+  say(`To get it: git fetch origin ${pin.branch} && node scripts/install-default-model.mjs`);
+  process.exit(0);
+}
+if (sha(bytes) !== pin.sha256) {
+  say(`not installed: the ${pin.branch} branch holds another version of the model than main pins (sha256 ${sha(bytes).slice(0, 12)}…, expected ${pin.sha256.slice(0, 12)}…). Update main, or retrain (npm run train:base).`);
+  process.exit(0);
+}
+const tmp = `${target}.tmp-${process.pid}`;
+fs.writeFileSync(tmp, bytes);
+fs.renameSync(tmp, target);
+say(`installed ${pin.file} (${pin.name}, ${(bytes.length / 1024 / 1024).toFixed(1)} MB).`);
