@@ -24,7 +24,7 @@ const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1
 import { Uploads } from './library/uploads.js';
 import { FineTunes } from './training/finetunes.js';
 import { scoreText } from './training/score.js';
-import { deleteModel, exportChunk, listModels, modelRow, selectedModelFile, setSelectedModel } from './training/versions.js';
+import { deleteModel, exportChunk, importModel, listModels, modelRow, selectedModelFile, setSelectedModel } from './training/versions.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
 import { VERSION } from './version.js';
 
@@ -189,6 +189,17 @@ export function createCore(opts: CoreOptions): Core {
       const rows = ids.map((id) => modelRow(db, id));
       const scored = await scoreText(rows.map((r) => r.file), text, backend);
       return { tokens: scored.tokens, rows: scored.models.map((m, i) => ({ id: rows[i]!.id, name: rows[i]!.name, meanSurprisal: m.meanSurprisal, perplexity: Math.exp(m.meanSurprisal), surprisal: m.surprisal })) };
+    },
+    'models.import': async ({ path: file, uploadId }) => {
+      if (file && !info.features.importByPath) throw new ApiError('unavailable', 'Files by path are not available in the browser; upload the model instead.');
+      const source = file ? { file: path.resolve(file), name: path.basename(file) } : uploads.take(uploadId!);
+      try {
+        const id = await importModel(db, opts.dataDir, source.file, source.name, (f) => scoreText([f], 'Titans', backend));
+        hub.emit('models.changed', {});
+        return listModels(db, opts.dataDir, await readingModelId()).find((m) => m.id === id)!;
+      } finally {
+        if (uploadId) uploads.abort(uploadId);
+      }
     },
     'models.export': ({ id, format, offset }) => exportChunk(db, id, format, offset),
     'finetune.start': async ({ name, baseModelId, docIds, paths, uploadIds, options }) => {

@@ -397,6 +397,11 @@ export const methods = {
     params: z.object({ ids: z.array(z.string().max(64)).min(1).max(4), text: z.string().min(2).max(20_000) }).strict(),
     result: z.object({ tokens: z.number().int(), rows: z.array(z.object({ id: z.string(), name: z.string(), meanSurprisal: z.number(), perplexity: z.number(), surprisal: z.array(z.number()) })) }),
   },
+  /** Add a model file as a version: by path (desktop, CLI) or an upload (upload.begin/chunk, not finish); .trd or .safetensors. */
+  'models.import': {
+    params: z.object({ path: z.string().min(1).max(4096).optional(), uploadId: uploadId.optional() }).strict().refine((p) => (p.path === undefined) !== (p.uploadId === undefined), 'give a path or an uploadId'),
+    result: ModelVersion,
+  },
   /** A version's file, in chunks (base64): Titans Reader's own format or safetensors. */
   'models.export': {
     params: z.object({ id: z.string().max(64), format: z.enum(['trd', 'safetensors']), offset: z.number().int().nonnegative().default(0) }).strict(),

@@ -1,5 +1,6 @@
 // Ask across books: a planted fact in one of two generated books is found, cited with its place,
-// and the citation opens the reader at the passage, highlighted; a question nothing answers says so.
+// the model answers from that book, and the citation opens the reader at the passage, highlighted;
+// a question nothing answers says so.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
@@ -34,6 +35,11 @@ test('a question finds the planted fact, and its citation opens the reader there
   const start = Number(await first.getAttribute('data-start'));
   const end = Number(await first.getAttribute('data-end'));
   expect(a.slice(start, end)).toContain(FACT);
+  // the model answers from the book that holds the passages (not read into memory here: it says so)
+  const answer = page.getByTestId('book-answer').first();
+  await expect(answer).toContainText('Atlas Book:', { timeout: 60_000 });
+  await expect(answer).toContainText('the book is not read into memory yet');
+  await expect(answer).toHaveAttribute('data-supported', /true|false/);
   await shot(page, '30-ask');
 
   await first.click();

@@ -121,6 +121,24 @@ describe('fine-tuning', () => {
     expect(fs.existsSync(modelFile)).toBe(true); // not the library's file: kept
   });
 
+  it('a version round-trips through safetensors export and import, reading the same', async () => {
+    const { api } = c;
+    const [child] = (await api.call('models.list', {})).models;
+    const st = await api.call('models.export', { id: child!.id, format: 'safetensors' });
+    const file = path.join(dir, st.fileName);
+    fs.writeFileSync(file, Buffer.from(st.base64, 'base64'));
+    const imported = await api.call('models.import', { path: file });
+    expect(imported).toMatchObject({ name: 'My notes', steps: 16, parameters: child!.parameters, owned: true });
+    expect(imported.perplexityAfter).toBeCloseTo(child!.perplexityAfter!, 6);
+    const text = makeBook({ chapters: 1, paragraphsPerChapter: 1, seed: 12 }).slice(0, 300);
+    const r = await api.call('models.compare', { ids: [child!.id, imported.id], text });
+    expect(r.rows[1]!.surprisal).toEqual(r.rows[0]!.surprisal);
+
+    fs.writeFileSync(path.join(dir, 'not-a-model.safetensors'), 'nonsense');
+    await expect(api.call('models.import', { path: path.join(dir, 'not-a-model.safetensors') })).rejects.toMatchObject({ code: 'unreadable' });
+    expect((await api.call('models.list', {})).models).toHaveLength(2);
+  });
+
   it('pause and resume give the same loss curve as an uninterrupted run', async () => {
     const p = open('b');
     try {
