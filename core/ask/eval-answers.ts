@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInProcessClient } from '../api/in-process.js';
 import { createCore } from '../app.js';
-import type { Sample } from './eval.js';
+import { recallAt, type Sample } from './eval.js';
 import { exactMatch } from './prompt.js';
 
 export interface AnswerResult {
@@ -49,12 +49,7 @@ export async function evaluateAnswers(samples: Sample[], ks: number[], o: { work
       const t0 = performance.now();
       const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}` });
       const ms = performance.now() - t0;
-      const norm = (x: string) => x.replace(/\s+/g, ' ');
-      const recall: Record<number, boolean> = {};
-      for (const k of ks) {
-        const found = norm(r.citations.slice(0, k).map((c) => c.text).join(' \u0000 '));
-        recall[k] = s.evidence.every((e) => found.includes(norm(e)));
-      }
+      const recall = recallAt(s, r.citations, ks);
       const answer = r.merged ?? '';
       const result: AnswerResult = { task: s.task, length: s.length, depth: s.depth, recall, correct: exactMatch(answer, s.answer), answer, expected: s.answer, firstTokenMs: r.answers[0]?.firstTokenMs ?? null, ms, readSeconds: reading.seconds, tokens: reading.tokensTotal ?? 0 };
       results.push(result);

@@ -118,6 +118,17 @@ export interface SampleResult {
   ms: number;
 }
 
+/** For each k: every piece of the sample's evidence lies within the first k cited passages. */
+export function recallAt(s: Sample, citations: Array<{ text: string }>, ks: number[]): Record<number, boolean> {
+  const norm = (x: string) => x.replace(/\s+/g, ' ');
+  const recall: Record<number, boolean> = {};
+  for (const k of ks) {
+    const found = norm(citations.slice(0, k).map((c) => c.text).join(' \u0000 '));
+    recall[k] = s.evidence.every((e) => found.includes(norm(e)));
+  }
+  return recall;
+}
+
 /** Import each sample as a document and ask its question of it; recall@k for each k. */
 export async function evaluateRetrieval(db: Db, workDir: string, samples: Sample[], ks: number[]): Promise<SampleResult[]> {
   const results: SampleResult[] = [];
@@ -129,13 +140,7 @@ export async function evaluateRetrieval(db: Db, workDir: string, samples: Sample
     const t0 = performance.now();
     const r = retrieve(db, s.question, { top: Math.max(...ks), ids: [document.id] });
     const ms = performance.now() - t0;
-    const norm = (x: string) => x.replace(/\s+/g, ' ');
-    const recall: Record<number, boolean> = {};
-    for (const k of ks) {
-      const found = norm(r.citations.slice(0, k).map((c) => c.text).join(' \u0000 '));
-      recall[k] = s.evidence.every((e) => found.includes(norm(e)));
-    }
-    results.push({ length: s.length, depth: s.depth, recall, ms });
+    results.push({ length: s.length, depth: s.depth, recall: recallAt(s, r.citations, ks), ms });
   }
   return results;
 }

@@ -58,16 +58,9 @@ export class ReadingQueue {
   /** Read with another model file from now on: a reading in progress pauses (it waits, queued,
    * for its own model) and the worker restarts with the new model on its next use. */
   async switchModel(modelFile: string | undefined): Promise<void> {
-    const cur = this.current;
-    if (cur) {
-      await this.release(cur.docId);
-      this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
-    }
-    const worker = this.worker;
-    this.worker = null;
+    await this.stopWorker();
     this.ready = null;
     this.readyModelId = null;
-    await worker?.terminate();
     const { modelFile: _old, ...rest } = this.settings;
     this.settings = { ...rest, ...(modelFile ? { modelFile } : {}) };
     this.settleIdle();
@@ -179,6 +172,12 @@ export class ReadingQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.stopWorker();
+    this.settleIdle();
+  }
+
+  /** The reading in progress stops with a checkpoint and waits, queued, for the next worker; the worker ends. */
+  private async stopWorker(): Promise<void> {
     const cur = this.current;
     if (cur) {
       await this.release(cur.docId);
@@ -187,7 +186,6 @@ export class ReadingQueue {
     const worker = this.worker;
     this.worker = null;
     await worker?.terminate();
-    this.settleIdle();
   }
 
   private settleIdle(): void {
