@@ -21,8 +21,8 @@ export interface DatasetSummary {
   skipped: Array<{ source: string; reason: string }>;
 }
 
-/** at most this much text in one fine-tune (it is tokenized at once in the worker) */
-export const MAX_DATASET_CHARS = 200_000_000;
+/** at most this much text in one fine-tune */
+export const MAX_DATASET_CHARS = 50_000_000; // tokenized at once: ~200 MB of int32 in the worker
 const MAX_FILES = 10_000;
 const DOCUMENT_EXTENSIONS = new Set(['.pdf', '.epub', '.docx', '.html', '.htm', '.xhtml']);
 const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.md', '.markdown', '.rst', '.tex', '.csv', '.json', '.org', '']);
