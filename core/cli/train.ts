@@ -22,7 +22,7 @@ Options:
   --arch A            mac (default), mag, mal or lmm
   --dim D --layers L --heads H --segment C   model size (default 128, 2, 4, 64)
   --tokenizer T       byte (default) or bpe:N (train N merges on the files)
-  --batch B --seq T   batch size and tokens per window (default 8, 128)
+  --batch B --seq T   batch size and tokens per window (default 2, 256: larger batches can exhaust the wasm heap)
   --lr X              peak learning rate (default 3e-3)
   --backend NAME      node-gpu, node, wasm or cpu (default: the fastest available)`;
 
@@ -96,8 +96,8 @@ export async function trainCommand(args: string[], out: (s: string) => void, err
       tokenizer,
       texts,
       steps,
-      batchSize: num('batch', 8),
-      seqLen: num('seq', 128),
+      batchSize: num('batch', 2),
+      seqLen: num('seq', 256),
       peakLr: num('lr', 3e-3),
       evalEvery: Math.max(10, Math.round(steps / 10)),
       checkpointPath,
