@@ -162,7 +162,7 @@ export function createCore(opts: CoreOptions): Core {
       const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
-      const answered = r.citations.length === 0 ? { answers: [], merged: null } : await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }));
+      const answered = r.citations.length === 0 ? { answers: [], merged: null } : await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), memory);
       if (r.citations.length > 0) rememberAnswer(db, historyId, answered);
       return { ...r, notFound: r.citations.length === 0, historyId, ...answered };
     },

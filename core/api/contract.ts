@@ -377,7 +377,8 @@ export const methods = {
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
   /** Retrieve, then answer from each book that holds cited passages (at most 3), streaming the text as
-   * 'ask.token' events under requestId; merged: the answers together (null when nothing was found). */
+   * 'ask.token' events under requestId; merged: the answers together (null when nothing was found).
+   * memory: false answers without the books' memories (and ranks without them): the ablation. */
   'ask.answer': {
     params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), requestId: z.string().min(1).max(64) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable() }),

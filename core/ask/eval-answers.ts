@@ -31,7 +31,7 @@ export interface AnswerRun {
   results: AnswerResult[];
 }
 
-export async function evaluateAnswers(samples: Sample[], ks: number[], o: { workDir: string; modelFile?: string; backend?: string; onResult?: (r: AnswerResult, i: number) => void }): Promise<AnswerRun> {
+export async function evaluateAnswers(samples: Sample[], ks: number[], o: { workDir: string; modelFile?: string; backend?: string; memory?: boolean; onResult?: (r: AnswerResult, i: number) => void }): Promise<AnswerRun> {
   const core = createCore({ dataDir: path.join(o.workDir, 'library'), transport: 'in-process', reading: { ...(o.modelFile ? { modelFile: o.modelFile } : {}), ...(o.backend ? { backend: o.backend } : {}) } });
   const api = createInProcessClient(core.server);
   try {
@@ -42,12 +42,17 @@ export async function evaluateAnswers(samples: Sample[], ks: number[], o: { work
       fs.writeFileSync(file, s.text);
       const { document } = await api.call('library.importPath', { path: file });
       fs.rmSync(file);
-      await api.call('reading.start', { id: document.id });
-      await core.reading.whenIdle();
-      const [reading] = await api.call('reading.list', { id: document.id });
-      if (reading?.status !== 'done') throw new Error(`sample ${i} was not read: ${reading?.error?.message ?? reading?.status}`);
+      const useMemory = o.memory ?? true;
+      let reading: { seconds: number; tokensTotal: number | null } = { seconds: 0, tokensTotal: 0 };
+      if (useMemory) {
+        await api.call('reading.start', { id: document.id });
+        await core.reading.whenIdle();
+        const [status] = await api.call('reading.list', { id: document.id });
+        if (status?.status !== 'done') throw new Error(`sample ${i} was not read: ${status?.error?.message ?? status?.status}`);
+        reading = status;
+      }
       const t0 = performance.now();
-      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}` });
+      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}`, memory: useMemory });
       const ms = performance.now() - t0;
       const recall = recallAt(s, r.citations, ks);
       const answer = r.merged ?? '';

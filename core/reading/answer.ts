@@ -22,11 +22,13 @@ export async function answerFromBook(
   model: TitansModel,
   tokenizer: Tokenizer,
   modelId: string,
-  req: { docId: number; question: string; context: string; maxTokens: number },
+  req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean },
   onText: (delta: string) => void,
 ): Promise<BookAnswer> {
   const t0 = performance.now();
-  const row = db
+  const row = !req.useMemory
+    ? undefined
+    : db
     .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
     .get(req.docId, modelId) as { state: Buffer | null } | undefined;
   const state = row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;

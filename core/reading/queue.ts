@@ -155,7 +155,7 @@ export class ReadingQueue {
   }
 
   /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
-  async answer(req: { docId: number; question: string; context: string; maxTokens: number }, onText: (text: string) => void): Promise<BookAnswer> {
+  async answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean }, onText: (text: string) => void): Promise<BookAnswer> {
     await this.model();
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {

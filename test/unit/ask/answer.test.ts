@@ -91,6 +91,9 @@ describe('answering through the API', () => {
     const [h] = await api.call('ask.history', { limit: 1 });
     expect(h!.answer).toEqual({ merged: r.merged, answers: r.answers });
 
+    const ablation = await api.call('ask.answer', { question: q, requestId: 'r3', memory: false });
+    expect(ablation.answers[0]!.usedMemory).toBe(false);
+
     const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 'r2' });
     expect(none).toMatchObject({ notFound: true, answers: [], merged: null });
   });
