@@ -58,6 +58,8 @@ interface Running {
 
 export class FineTunes {
   private running: Running | null = null;
+  /** a fine-tune gathering its dataset (not yet running) */
+  private starting = false;
   private closed = false;
 
   constructor(
@@ -87,6 +89,15 @@ export class FineTunes {
   /** Create a fine-tune: gather its dataset, then train (the promise resolves when it has started). */
   async start(req: { name: string; baseModelId?: string; options: Partial<FineTuneOptions> } & DatasetSources): Promise<FineTuneSummary> {
     this.refuseIfBusy();
+    this.starting = true;
+    try {
+      return await this.create(req);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async create(req: { name: string; baseModelId?: string; options: Partial<FineTuneOptions> } & DatasetSources): Promise<FineTuneSummary> {
     const base = modelRow(this.db, req.baseModelId ?? (await this.currentModelId()));
     if (!fs.existsSync(base.file)) throw new ApiError('not_found', `The file of “${base.name}” is gone (${base.file}).`, 'Choose another base model.');
     const options = FineTuneOptions.parse(req.options);
@@ -161,7 +172,7 @@ export class FineTunes {
 
   private refuseIfBusy(): void {
     if (this.closed) throw new ApiError('unavailable', 'The library is closing.');
-    if (this.running) throw new ApiError('conflict', 'A fine-tune is already running.', 'Wait for it to finish, or pause it first.');
+    if (this.running || this.starting) throw new ApiError('conflict', 'A fine-tune is already running.', 'Wait for it to finish, or pause it first.');
   }
 
   private stop(why: 'pause' | 'cancel'): void {
@@ -187,6 +198,7 @@ export class FineTunes {
   }
 
   private run(id: number): void {
+    if (this.closed) return; // still 'running': the next start continues it
     const f = this.get(id);
     const dir = this.dir(id);
     const outFile = path.join(this.settings.dataDir, 'models', `${slug(f.name)}-${id}.trd`);
