@@ -52,6 +52,20 @@ test('fine-tuning on a folder lowers held-out perplexity, and the new version re
     await expect(row.getByTestId('memory-status')).toHaveAttribute('data-status', 'other-model');
     await row.getByRole('button', { name: 'Re-read' }).click();
     await expect(row.getByTestId('memory-status')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+
+    // a passage selected in the reader: the fine-tuned version finds its own data less surprising
+    await row.getByRole('button', { name: 'Notes A', exact: true }).click();
+    await expect(page.getByTestId('reader-viewport')).toContainText('CHAPTER 1');
+    await page.evaluate(`(() => { const el = document.querySelector('[data-testid=reader-viewport]'); const r = document.createRange(); r.selectNodeContents(el); getSelection().removeAllRanges(); getSelection().addRange(r); })()`);
+    await page.getByRole('button', { name: 'Compare models' }).click();
+    await expect(page.getByLabel('Passage to compare on')).not.toHaveValue('');
+    await page.getByLabel('First model').selectOption({ label: 'tiny test model (untrained)' });
+    await page.getByLabel('Second model').selectOption({ label: 'My notes' });
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    const rows = page.getByTestId('comparison').locator('tbody tr');
+    await expect(rows).toHaveCount(2, { timeout: 30_000 });
+    const surprisal = async (i: number) => Number(await rows.nth(i).locator('td').nth(1).textContent());
+    expect(await surprisal(1)).toBeLessThan(await surprisal(0));
   } finally {
     await stopHost(host);
     fs.rmSync(work, { recursive: true, force: true });

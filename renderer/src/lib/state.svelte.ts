@@ -26,6 +26,8 @@ class AppState {
   docId: number | null = $state(null);
   /** the model version that reads now (known once a document has a reading, or the Models view loaded) */
   readingModelId: string | null = $state(null);
+  /** a passage chosen in the reader to compare model versions on (taken by the Models view) */
+  comparePassage: string | null = null;
   /** where the reader should open (#/reader/ID@START, or @START-END for a passage to highlight), taken once */
   private target: { start: number; end: number | null } | null = null;
   private nextNotice = 1;
