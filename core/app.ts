@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AppInfo } from './api/contract.js';
+import type { AppInfo, BookAnswer } from './api/contract.js';
 import { ApiError } from './api/errors.js';
 import { EventHub } from './api/events.js';
 import { ApiServer, type Handlers } from './api/server.js';
@@ -162,9 +162,17 @@ export function createCore(opts: CoreOptions): Core {
       const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
-      const answered = r.citations.length === 0 ? { answers: [], merged: null } : await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), memory);
-      if (r.citations.length > 0) rememberAnswer(db, historyId, answered);
-      return { ...r, notFound: r.citations.length === 0, historyId, ...answered };
+      let answered: { answers: BookAnswer[]; merged: string | null } = { answers: [], merged: null };
+      let answerError: string | null = null;
+      if (r.citations.length > 0) {
+        try {
+          answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), memory);
+          rememberAnswer(db, historyId, answered);
+        } catch (e) {
+          answerError = ApiError.from(e).message; // no usable model: the passages still answer
+        }
+      }
+      return { ...r, notFound: r.citations.length === 0, historyId, ...answered, answerError };
     },
     'ask.history': ({ query, limit }) => history(db, query, limit),
     'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),

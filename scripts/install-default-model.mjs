@@ -18,8 +18,15 @@ const say = (s) => quiet || console.log(`[default model] ${s}`);
 
 const pinFile = path.join(dir, 'model.json');
 if (!fs.existsSync(pinFile)) process.exit(0);
-const pin = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
+let pin;
+try {
+  pin = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
+} catch (e) {
+  say(`${pinFile} cannot be read (${e.message}); the default model is not installed.`);
+  process.exit(0);
+}
 const target = path.join(dir, pin.file);
+const installedFile = path.join(dir, '.installed'); // the sha256 this script installed last
 const sha = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 if (fs.existsSync(target)) {
@@ -28,8 +35,12 @@ if (fs.existsSync(target)) {
     say(`${pin.file} is installed (${pin.name}).`);
     process.exit(0);
   }
-  say(`${pin.file} differs from the pinned model (a local retrain?); it is kept as it is.`);
-  process.exit(0);
+  const ours = fs.existsSync(installedFile) && fs.readFileSync(installedFile, 'utf8').trim() === have;
+  if (!ours) {
+    say(`${pin.file} differs from the pinned model and was not installed by this script (a local retrain?); it is kept as it is.`);
+    process.exit(0);
+  }
+  say(`${pin.file} is an older pinned model; updating it.`);
 }
 
 const git = (...args) => spawnSync('git', args, { cwd: root, maxBuffer: 512 * 1024 * 1024, timeout: 120_000 });
@@ -38,23 +49,33 @@ const fromRef = (ref) => {
   const r = git('show', `${ref}:${pin.path}`);
   return r.status === 0 ? r.stdout : null;
 };
-const refs = [`origin/${pin.branch}`, pin.branch, pin.commit].filter(Boolean);
+const refs = [pin.commit, `origin/${pin.branch}`, pin.branch].filter(Boolean);
 let bytes = null;
-for (const ref of refs) if ((bytes = fromRef(ref))) break;
-if (!bytes && git('rev-parse', '--git-dir').status === 0) {
+let other = null; // a version found that is not the pinned one
+const look = () => {
+  for (const ref of refs) {
+    const b = fromRef(ref);
+    if (b && sha(b) === pin.sha256) return b;
+    if (b) other = b;
+  }
+  return null;
+};
+bytes = look();
+if (!bytes && !other && git('rev-parse', '--git-dir').status === 0) {
   say(`fetching the ${pin.branch} branch from origin…`);
-  if (git('fetch', '-q', 'origin', `${pin.branch}:refs/remotes/origin/${pin.branch}`).status === 0) bytes = fromRef(`origin/${pin.branch}`);
+  if (git('fetch', '-q', 'origin', `${pin.branch}:refs/remotes/origin/${pin.branch}`).status === 0) bytes = look();
+}
+if (!bytes && other) {
+  say(`not installed: the ${pin.branch} branch holds another version of the model than main pins (sha256 ${sha(other).slice(0, 12)}…, expected ${pin.sha256.slice(0, 12)}…). Update main, or retrain (npm run train:base).`);
+  process.exit(0);
 }
 if (!bytes) {
   say(`not installed: the ${pin.branch} branch is not in this clone. The app reads with an untrained model until then.`);
   say(`To get it: git fetch origin ${pin.branch} && node scripts/install-default-model.mjs`);
   process.exit(0);
 }
-if (sha(bytes) !== pin.sha256) {
-  say(`not installed: the ${pin.branch} branch holds another version of the model than main pins (sha256 ${sha(bytes).slice(0, 12)}…, expected ${pin.sha256.slice(0, 12)}…). Update main, or retrain (npm run train:base).`);
-  process.exit(0);
-}
 const tmp = `${target}.tmp-${process.pid}`;
 fs.writeFileSync(tmp, bytes);
 fs.renameSync(tmp, target);
+fs.writeFileSync(installedFile, `${pin.sha256}\n`);
 say(`installed ${pin.file} (${pin.name}, ${(bytes.length / 1024 / 1024).toFixed(1)} MB).`);

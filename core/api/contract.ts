@@ -381,7 +381,7 @@ export const methods = {
    * memory: false answers without the books' memories (and ranks without them): the ablation. */
   'ask.answer': {
     params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), requestId: z.string().min(1).max(64) }).strict(),
-    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable() }),
+    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
   },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */
   'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },

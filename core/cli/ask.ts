@@ -16,14 +16,15 @@ export async function ask(api: ApiClient, question: string, ids: number[] | unde
         process.stdout.write(e.text);
       })
     : () => {};
-  const r = answer ? await api.call('ask.answer', { question, top, requestId, ...(ids ? { ids } : {}) }).finally(off) : { ...(await api.call('ask.retrieve', { question, top, ...(ids ? { ids } : {}) })), answers: [], merged: null };
+  const r = answer ? await api.call('ask.answer', { question, top, requestId, ...(ids ? { ids } : {}) }).finally(off) : { ...(await api.call('ask.retrieve', { question, top, ...(ids ? { ids } : {}) })), answers: [], merged: null, answerError: null };
   if (live && current !== null) process.stdout.write('\r\x1b[K\n');
   if (r.notFound) {
     out('Not found in these books: no passage shares a word with the question.');
     return 0;
   }
   if (answer) {
-    out(`Answer: ${r.merged ?? '(the model wrote none; see the passages)'}`);
+    const why = 'answerError' in r && r.answerError ? `the model could not answer: ${r.answerError}` : 'the model wrote none; see the passages';
+    out(`Answer: ${r.merged ?? `(${why})`}`);
     for (const a of r.answers) out(`  ${a.title}: ${a.text || '(nothing)'} — ${a.supported ? `supported by [${a.citations.map((i) => i + 1).join('], [')}]` : 'not found in its passages: check them'}${a.usedMemory ? '' : ' (book not read into memory yet)'}`);
     out('');
   }

@@ -38,15 +38,16 @@ export async function answerFromBook(
   const out: number[] = [];
   let sent = '';
   let firstTokenMs: number | null = null;
+  const it = generate(model, prompt, { maxTokens: req.maxTokens, state, stop: [eos, ...(newline !== undefined ? [newline] : [])] });
   try {
-    const it = generate(model, prompt, { maxTokens: req.maxTokens, state, stop: [eos, ...(newline !== undefined ? [newline] : [])] });
+    // run the generator to its end (it stops after the newline): its final state is then ours to free
     for (let r = await it.next(); ; r = await it.next()) {
       if (r.done) {
         disposeModelState(r.value);
         break;
       }
       firstTokenMs ??= performance.now() - t0;
-      if (r.value === newline || r.value === eos) break;
+      if (r.value === newline || r.value === eos) continue;
       out.push(r.value);
       const text = tokenizer.decode(out);
       // a byte-level model may stop inside a character: send only what decodes whole
@@ -56,6 +57,7 @@ export async function answerFromBook(
       }
     }
   } finally {
+    await it.return(null); // after an error: the generator frees what it holds
     disposeModelState(state);
   }
   // control characters and broken bytes (an untrained or confused model) are not part of an answer

@@ -47,6 +47,8 @@ export class ReadingQueue {
   /** recall probes waiting for the worker's answer */
   private recalls = new Map<number, { resolve: (r: never) => void; reject: (e: ApiError) => void; onText?: (text: string) => void }>();
   private nextRequest = 1;
+  /** the worker is being stopped (another model chosen, or closing) */
+  private stopping = false;
 
   constructor(
     private readonly db: Db,
@@ -150,7 +152,7 @@ export class ReadingQueue {
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {
       this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject });
-      this.post({ type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) });
+      this.send(requestId, { type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) });
     });
   }
 
@@ -160,7 +162,7 @@ export class ReadingQueue {
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {
       this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject, onText });
-      this.post({ type: 'answer', requestId, ...req });
+      this.send(requestId, { type: 'answer', requestId, ...req });
     });
   }
 
@@ -178,14 +180,23 @@ export class ReadingQueue {
 
   /** The reading in progress stops with a checkpoint and waits, queued, for the next worker; the worker ends. */
   private async stopWorker(): Promise<void> {
-    const cur = this.current;
-    if (cur) {
-      await this.release(cur.docId);
-      this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
+    this.stopping = true; // nothing new is claimed while the worker goes
+    try {
+      const cur = this.current;
+      if (cur) {
+        await this.release(cur.docId);
+        this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
+      }
+      const worker = this.worker;
+      this.worker = null;
+      this.ready = null;
+      await worker?.terminate();
+      // what the stopped worker will never answer
+      for (const r of this.recalls.values()) r.reject(new ApiError('unavailable', 'The model changed or stopped while this was being answered.', 'Ask again.'));
+      this.recalls.clear();
+    } finally {
+      this.stopping = false;
     }
-    const worker = this.worker;
-    this.worker = null;
-    await worker?.terminate();
   }
 
   private settleIdle(): void {
@@ -280,7 +291,7 @@ export class ReadingQueue {
   }
 
   private pump(): void {
-    if (this.current || this.closed) return;
+    if (this.current || this.closed || this.stopping) return;
     if (!this.ready) {
       // the worker is gone (it crashed): start another for what waits, unless it keeps crashing
       if (this.crashes >= MAX_CRASHES || !this.nextQueued()) return this.settleIdle();
@@ -289,7 +300,7 @@ export class ReadingQueue {
     void this.ready.then(
       ({ model }) => {
         this.readyModelId = model.id;
-        if (this.current || this.closed) return;
+        if (this.current || this.closed || this.stopping) return;
         const next = this.claimNext();
         if (!next) return this.settleIdle();
         this.run(next.docId, next.modelId);
@@ -305,7 +316,7 @@ export class ReadingQueue {
       new Promise<void>((resolve, reject) => {
         this.current = { docId, modelId, job, resolve, reject, requeue: false };
         this.post({ type: 'read', docId });
-        job.signal.addEventListener('abort', () => this.post({ type: 'pause' }), { once: true });
+        job.signal.addEventListener('abort', () => this.worker?.postMessage({ type: 'pause' } satisfies ToWorker), { once: true });
       });
     this.jobs
       .run('read', `Reading “${title}” into memory`, 'tokens', undefined, work, { docId })
@@ -323,7 +334,18 @@ export class ReadingQueue {
       });
   }
 
+  /** post a request whose answer is awaited; when it cannot be sent, its waiter fails at once */
+  private send(requestId: number, m: ToWorker): void {
+    try {
+      this.post(m);
+    } catch (e) {
+      this.recalls.get(requestId)?.reject(ApiError.from(e));
+      this.recalls.delete(requestId);
+    }
+  }
+
   private post(m: ToWorker): void {
-    this.worker?.postMessage(m);
+    if (!this.worker) throw new ApiError('unavailable', 'The model worker is not running (the model is being changed).', 'Try again in a moment.');
+    this.worker.postMessage(m);
   }
 }

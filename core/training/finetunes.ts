@@ -59,7 +59,7 @@ interface Running {
 export class FineTunes {
   private running: Running | null = null;
   /** a fine-tune gathering its dataset (not yet running) */
-  private starting = false;
+  private starting: Promise<unknown> | null = null;
   private closed = false;
 
   constructor(
@@ -89,11 +89,12 @@ export class FineTunes {
   /** Create a fine-tune: gather its dataset, then train (the promise resolves when it has started). */
   async start(req: { name: string; baseModelId?: string; options: Partial<FineTuneOptions> } & DatasetSources): Promise<FineTuneSummary> {
     this.refuseIfBusy();
-    this.starting = true;
+    const created = this.create(req);
+    this.starting = created;
     try {
-      return await this.create(req);
+      return await created;
     } finally {
-      this.starting = false;
+      this.starting = null;
     }
   }
 
@@ -128,6 +129,8 @@ export class FineTunes {
     const f = this.get(id);
     if (f.status === 'running' && this.running?.id === id) return f;
     if (f.status === 'done' || f.status === 'cancelled') throw new ApiError('conflict', `“${f.name}” has ${f.status === 'done' ? 'finished' : 'been cancelled'}; it cannot be resumed.`, 'Start a new fine-tune.');
+    const pid = this.db.prepare(`SELECT runner_pid FROM finetunes WHERE id = ?`).pluck().get(id) as number | null;
+    if (f.status === 'running' && pid !== null && pid !== process.pid && isAlive(pid)) throw new ApiError('conflict', `“${f.name}” is being trained by another Titans Reader process (pid ${pid}).`, 'Pause it there, or wait for it to finish.');
     this.refuseIfBusy();
     this.run(id);
     return this.get(id);
@@ -156,6 +159,7 @@ export class FineTunes {
   /** Stop the job in progress at its next step (its checkpoint is saved; it resumes on the next start). */
   async close(): Promise<void> {
     this.closed = true;
+    await this.starting?.catch(() => {}); // a dataset being gathered: its job is then queued for the next start
     const r = this.running;
     if (!r) return;
     r.worker.postMessage({ type: 'stop' });
@@ -172,7 +176,7 @@ export class FineTunes {
 
   private refuseIfBusy(): void {
     if (this.closed) throw new ApiError('unavailable', 'The library is closing.');
-    if (this.running || this.starting) throw new ApiError('conflict', 'A fine-tune is already running.', 'Wait for it to finish, or pause it first.');
+    if (this.running || this.starting !== null) throw new ApiError('conflict', 'A fine-tune is already running.', 'Wait for it to finish, or pause it first.');
   }
 
   private stop(why: 'pause' | 'cancel'): void {
@@ -192,7 +196,7 @@ export class FineTunes {
   }
 
   private finishCancel(id: number): void {
-    fs.rmSync(path.join(this.dir(id), 'checkpoint.training'), { force: true });
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
     this.update(id, { status: 'cancelled', runner_pid: null });
     this.changed(id);
   }
@@ -270,12 +274,20 @@ export class FineTunes {
                 end(new ApiError('cancelled', running.stopping === 'cancel' ? `Fine-tuning “${f.name}” cancelled.` : `Fine-tuning “${f.name}” paused at step ${m.step}; resume it from the Models view.`));
                 break;
               case 'done': {
-                const info = inspectModelFile(outFile);
-                registerModel(this.db, info.info, info.config, info.tokenizer, info.meta);
-                this.update(id, { status: 'done', step: m.step, held_out_before: m.heldOutBefore, held_out_after: m.heldOutAfter, result_model_id: info.info.id, runner_pid: null });
-                this.changed(id);
-                this.hub.emit('models.changed', {});
-                end();
+                try {
+                  const info = inspectModelFile(outFile);
+                  registerModel(this.db, info.info, info.config, info.tokenizer, info.meta);
+                  this.update(id, { status: 'done', step: m.step, held_out_before: m.heldOutBefore, held_out_after: m.heldOutAfter, result_model_id: info.info.id, runner_pid: null });
+                  fs.rmSync(dir, { recursive: true, force: true }); // the checkpoint and the dataset: the version holds what counts
+                  this.changed(id);
+                  this.hub.emit('models.changed', {});
+                  end();
+                } catch (e) {
+                  const err = ApiError.from(e);
+                  this.update(id, { status: 'failed', error: JSON.stringify(err.toJSON()), runner_pid: null });
+                  this.changed(id);
+                  end(err);
+                }
                 break;
               }
               case 'failed':

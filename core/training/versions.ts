@@ -84,6 +84,8 @@ export function listModels(db: Db, dataDir: string, readingId: string | null): M
 export function deleteModel(db: Db, dataDir: string, id: string, readingId: string | null): { deleted: boolean; documents: number } {
   const row = modelRow(db, id);
   if (id === readingId) throw new ApiError('conflict', `“${row.name}” is the model that reads now.`, 'Select another version first, then delete this one.');
+  const pending = db.prepare(`SELECT name FROM finetunes WHERE base_model_id = ? AND status IN ('running', 'paused', 'failed')`).pluck().all(id) as string[];
+  if (pending.length > 0) throw new ApiError('conflict', `“${row.name}” is the base of an unfinished fine-tune (${pending.map((n) => `“${n}”`).join(', ')}).`, 'Finish or cancel that fine-tune first.');
   const documents = db.prepare(`SELECT count(*) FROM memory_states WHERE model_id = ?`).pluck().get(id) as number;
   db.transaction(() => {
     db.prepare(`UPDATE models SET parent_id = NULL WHERE parent_id = ?`).run(id);
@@ -95,6 +97,7 @@ export function deleteModel(db: Db, dataDir: string, id: string, readingId: stri
 }
 
 const EXPORT_CHUNK = 3 * 1024 * 1024; // bytes per chunk (4 MiB of base64)
+let lastConversion: { id: string; size: number; bytes: Uint8Array } | null = null;
 
 /** One chunk of a version's file, as it is stored or as safetensors. */
 export function exportChunk(db: Db, id: string, format: 'trd' | 'safetensors', offset: number): { fileName: string; total: number; base64: string } {
@@ -105,7 +108,11 @@ export function exportChunk(db: Db, id: string, format: 'trd' | 'safetensors', o
   } catch {
     throw new ApiError('not_found', `The file of “${row.name}” is gone (${row.file}).`, 'Delete this version, or put the file back.');
   }
-  if (format === 'safetensors') bytes = checkpointToSafetensors(decodeCheckpoint(bytes));
+  if (format === 'safetensors') {
+    // converted once per export, not once per chunk
+    if (lastConversion?.id !== id || lastConversion.size !== bytes.length) lastConversion = { id, size: bytes.length, bytes: checkpointToSafetensors(decodeCheckpoint(bytes)) };
+    bytes = lastConversion.bytes;
+  }
   const base = path.basename(row.file, path.extname(row.file));
   return { fileName: `${base}.${format}`, total: bytes.length, base64: Buffer.from(bytes.subarray(offset, offset + EXPORT_CHUNK)).toString('base64') };
 }

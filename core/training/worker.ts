@@ -26,11 +26,16 @@ port.on('message', (raw: unknown) => {
 async function train(s: TrainSettings, backend: string): Promise<void> {
   const { model, tokenizer } = modelFromCheckpoint(readCheckpointFileSync(s.baseModelFile));
   const o = s.options;
+  const texts = packShortTexts(readDataset(s.datasetFile).map((t) => t.text), o.seqLen, o.heldOut);
+  const tooShort = (detail: string) =>
+    new ApiError('bad_request', `The chosen texts are too short to hold out a part for evaluation (${detail}; a window is ${o.seqLen + 1} tokens).`, 'Add more text, or choose fewer tokens per window or a larger held-out fraction (Advanced).');
+  const chars = texts.reduce((n, t) => n + t.length, 0);
+  if (chars * o.heldOut < o.seqLen + 2) throw tooShort(`${chars} characters in all`);
   let started = false;
   const result = await trainLanguageModel({
     model,
     tokenizer,
-    texts: readDataset(s.datasetFile).map((t) => t.text),
+    texts,
     steps: o.steps,
     batchSize: o.batchSize,
     seqLen: o.seqLen,
@@ -46,6 +51,7 @@ async function train(s: TrainSettings, backend: string): Promise<void> {
     checkpointEvery: { seconds: s.checkpointSeconds },
     signal: controller.signal,
     onStart: (info) => {
+      if (s.heldOutBefore === null && !Number.isFinite(info.heldOutBefore)) throw tooShort(`${info.heldOutTokens} tokens held out`);
       started = true;
       send({ type: 'started', backend, heldOutBefore: s.heldOutBefore ?? info.heldOutBefore, trainTokens: info.trainTokens, heldOutTokens: info.heldOutTokens });
     },
@@ -61,9 +67,25 @@ async function train(s: TrainSettings, backend: string): Promise<void> {
   const meta = { ...s.meta, trained: true, steps: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter } as Record<string, JsonValue>;
   fs.mkdirSync(path.dirname(s.outFile), { recursive: true });
   await writeCheckpointFile(s.outFile, modelToCheckpoint(model, tokenizer.spec, meta));
-  fs.rmSync(s.checkpointPath, { force: true });
+  // the checkpoint stays until the core has registered the new version (it removes it then)
   send({ type: 'done', step: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter });
   model.dispose();
+}
+
+/** Short texts (notes) packed together, so the tail held out of each pack holds a whole window. */
+export function packShortTexts(texts: string[], seqLen: number, heldOut: number): string[] {
+  const want = Math.ceil((seqLen + 2) / heldOut) * 1.2; // characters (at least one token each)
+  const out: string[] = [];
+  let pack = '';
+  for (const t of texts) {
+    if (t.length >= want) out.push(t);
+    else {
+      pack = pack ? `${pack}\n\n${t}` : t;
+      if (pack.length >= want) (out.push(pack), (pack = ''));
+    }
+  }
+  if (pack) out.push(pack);
+  return out;
 }
 
 /** Surprisal (nats) of every token of the text after its first, read in windows that carry the state. */

@@ -94,7 +94,27 @@ describe('answering through the API', () => {
     const ablation = await api.call('ask.answer', { question: q, requestId: 'r3', memory: false });
     expect(ablation.answers[0]!.usedMemory).toBe(false);
 
+    expect(r.answerError).toBeNull();
     const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 'r2' });
     expect(none).toMatchObject({ notFound: true, answers: [], merged: null });
+  });
+});
+
+describe('answering without a usable model', () => {
+  it('still returns the passages, and says why there is no answer', async () => {
+    const dir = tempDir('titans-answer-nomodel-');
+    const bad = writeFile(dir, 'broken.trd', 'not a model');
+    const core = createCore({ dataDir: path.join(dir, 'data'), transport: 'in-process', reading: { modelFile: bad, backend: 'wasm' } });
+    try {
+      const api = createInProcessClient(core.server);
+      await api.call('library.importPath', { path: writeFile(dir, 'h.txt', `Intro.\n\n${NEEDLE}\n\nThe end.`) });
+      const r = await api.call('ask.answer', { question: 'special magic number quiet-harbor', requestId: 'x' });
+      expect(r.citations[0]!.text).toContain(NEEDLE);
+      expect(r.answers).toEqual([]);
+      expect(r.answerError).toMatch(/not a usable Titans model/);
+    } finally {
+      await core.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

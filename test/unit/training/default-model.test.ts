@@ -3,6 +3,7 @@
 // install (npm install / npm start) takes them from the branch, verifying the sha256, and says
 // clearly what it did when it cannot. Both run in a scratch git repository laid out like ours.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,14 @@ describe('the shipped default model', () => {
       expect(r.stdout).toContain('installed titans-mac-base.trd');
       expect(fs.readFileSync(target, 'utf8')).toBe('weights v2!');
       expect(node(p, 'install-default-model.mjs').stdout).toContain('is installed');
+
+      // a local retrain is kept; an older model this script installed is updated
+      fs.writeFileSync(target, 'my own retrain');
+      expect(node(p, 'install-default-model.mjs').stdout).toContain('kept as it is');
+      fs.writeFileSync(target, 'weights v1');
+      fs.writeFileSync(path.join(p, 'models/default/.installed'), `${createHash('sha256').update('weights v1').digest('hex')}\n`);
+      expect(node(p, 'install-default-model.mjs').stdout).toContain('older pinned model; updating it');
+      expect(fs.readFileSync(target, 'utf8')).toBe('weights v2!');
 
       // main pins other bytes than the branch holds: nothing is installed
       fs.rmSync(target);

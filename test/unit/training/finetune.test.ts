@@ -190,11 +190,30 @@ describe('fine-tuning', () => {
       await expect(p.api.call('finetune.start', { name: 'Nothing', paths: [empty] })).rejects.toMatchObject({ code: 'bad_request' });
       await expect(p.api.call('finetune.start', { name: 'Missing', paths: [path.join(dir, 'nope')] })).rejects.toMatchObject({ code: 'not_found' });
       expect(await p.api.call('finetune.list', {})).toEqual([]);
+      const left = path.join(dir, 'd', 'finetunes');
+      expect(fs.existsSync(left) ? fs.readdirSync(left) : []).toEqual([]); // nothing left behind
+      // short notes are packed together so a held-out part exists; a single tiny note cannot be evaluated
+      const notes = path.join(dir, 'short-notes');
+      fs.mkdirSync(notes, { recursive: true });
+      for (let i = 0; i < 5; i++) writeFile(notes, `n${i}.txt`, makeBook({ chapters: 1, paragraphsPerChapter: 1, seed: 70 + i }).slice(0, 220));
+      const packed = await p.api.call('finetune.start', { name: 'Notes', paths: [notes], options: { ...options, steps: 3 } });
+      await p.core.finetunes.whenIdle();
+      expect((await p.api.call('finetune.get', { id: packed.id })).status).toBe('done');
+      const tiny = path.join(dir, 'tiny-note');
+      fs.mkdirSync(tiny, { recursive: true });
+      writeFile(tiny, 'only.txt', 'A single short line of text.');
+      const short = await p.api.call('finetune.start', { name: 'Tiny', paths: [tiny], options: { ...options, steps: 3 } });
+      await p.core.finetunes.whenIdle();
+      const failed = await p.api.call('finetune.get', { id: short.id });
+      expect(failed.status).toBe('failed');
+      expect(failed.error!.message).toMatch(/too short to hold out a part for evaluation/);
+
       const f = await p.api.call('finetune.start', { name: 'First', paths: [corpus], options: { ...options, steps: 400 } });
       await expect(p.api.call('finetune.start', { name: 'Second', paths: [corpus] })).rejects.toMatchObject({ code: 'conflict' });
       const cancelled = await p.api.call('finetune.cancel', { id: f.id });
       expect(cancelled.status).toBe('cancelled');
-      expect(fs.existsSync(path.join(dir, 'd', 'finetunes', String(f.id), 'checkpoint.training'))).toBe(false);
+      expect(fs.existsSync(path.join(dir, 'd', 'finetunes', String(f.id)))).toBe(false);
+      expect(fs.existsSync(path.join(dir, 'd', 'finetunes', String(packed.id)))).toBe(false); // done: its dataset and checkpoint are gone
     } finally {
       await p.core.close();
     }
