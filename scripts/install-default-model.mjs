@@ -3,7 +3,7 @@
 // The weights live on the repository's `model-weights` branch, one commit replaced on every
 // retrain (so main's history never carries them); models/default/model.json on main pins the
 // file by sha256. Nothing here uses the network unless the branch is missing locally, and then only
-// `git fetch` from the clone's own origin. It never fails the install: without the model, the app
+// `git fetch` from the clone's own origin, and never when npm start runs it (--no-fetch). It never fails the install: without the model, the app
 // uses an untrained one and says so.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, 'models', 'default');
 const quiet = process.argv.includes('--quiet');
+const mayFetch = !process.argv.includes('--no-fetch'); // npm start passes it: no network when the app starts
 const say = (s) => quiet || console.log(`[default model] ${s}`);
 
 const pinFile = path.join(dir, 'model.json');
@@ -61,7 +62,7 @@ const look = () => {
   return null;
 };
 bytes = look();
-if (!bytes && !other && git('rev-parse', '--git-dir').status === 0) {
+if (!bytes && !other && mayFetch && git('rev-parse', '--git-dir').status === 0) {
   say(`fetching the ${pin.branch} branch from origin…`);
   if (git('fetch', '-q', 'origin', `${pin.branch}:refs/remotes/origin/${pin.branch}`).status === 0) bytes = look();
 }

@@ -27,7 +27,7 @@ function run(script) {
 }
 
 // the shipped default model, if it is not installed yet (it says what it did)
-spawnSync(process.execPath, [path.join(root, 'scripts', 'install-default-model.mjs')], { cwd: root, stdio: 'inherit' });
+spawnSync(process.execPath, [path.join(root, 'scripts', 'install-default-model.mjs'), '--no-fetch'], { cwd: root, stdio: 'inherit' });
 
 const forceBrowser = args.includes('--browser');
 const { binary, why } = forceBrowser ? { binary: null, why: 'you asked for the browser host (--browser).' } : electronBinary();
