@@ -2,9 +2,9 @@
 // Installs the shipped default model into models/default/ (npm install and npm start run this).
 // The weights live on the repository's `model-weights` branch, one commit replaced on every
 // retrain (so main's history never carries them); models/default/model.json on main pins the
-// file by sha256. Nothing here uses the network unless the branch is missing locally, and then only
-// `git fetch` from the clone's own origin, and never when npm start runs it (--no-fetch). It never fails the install: without the model, the app
-// uses an untrained one and says so.
+// file by sha256. Nothing here uses the network unless the branch is missing locally, and then
+// only `git fetch` from the clone's own origin, never when npm start runs it (--no-fetch). It
+// never fails the install: without the model, the app uses an untrained one and says so.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
