@@ -120,6 +120,13 @@ export function createCore(opts: CoreOptions): Core {
     void reading.resumeInterrupted().catch((e: unknown) => console.error(`Reading into memory is unavailable: ${ApiError.from(e).message}`));
   }
 
+  // The passages for a question: BM25, with the books' memories ranking the books; without a usable
+  // model, BM25 alone.
+  const findPassages = async (question: string, ids: number[] | undefined, top: number, memory: boolean) => {
+    const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
+    return retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+  };
+
   const handlers: Handlers = {
     'app.info': () => info,
     'library.list': () => listDocuments(db),
@@ -152,14 +159,11 @@ export function createCore(opts: CoreOptions): Core {
     'doc.series': ({ id, start, end, points, modelId }) => surpriseSeries(db, id, { points, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}), ...(modelId ? { modelId } : {}) }),
     'memory.recall': ({ cue, ids, next }) => reading.recall(cue, ids, next),
     'ask.retrieve': async ({ question, ids, top, memory }) => {
-      // the books' memories rank the books; without a usable model, BM25 alone answers
-      const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
-      const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+      const r = await findPassages(question, ids, top, memory);
       return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
     },
     'ask.answer': async ({ question, ids, top, memory, requestId }) => {
-      const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
-      const r = retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+      const r = await findPassages(question, ids, top, memory);
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
       let answered: { answers: BookAnswer[]; merged: string | null } = { answers: [], merged: null };

@@ -44,8 +44,8 @@ export class ReadingQueue {
   private currentWaiters: Array<() => void> = [];
   /** settle when the queue has nothing left to read (for the CLI) */
   private idleWaiters: Array<() => void> = [];
-  /** recall probes waiting for the worker's answer */
-  private recalls = new Map<number, { resolve: (r: never) => void; reject: (e: ApiError) => void; onText?: (text: string) => void }>();
+  /** requests (recall probes, answers) waiting for the worker */
+  private pending = new Map<number, { resolve: (r: never) => void; reject: (e: ApiError) => void; onText?: (text: string) => void }>();
   private nextRequest = 1;
   /** the worker is being stopped (another model chosen, or closing) */
   private stopping = false;
@@ -61,7 +61,6 @@ export class ReadingQueue {
    * for its own model) and the worker restarts with the new model on its next use. */
   async switchModel(modelFile: string | undefined): Promise<void> {
     await this.stopWorker();
-    this.ready = null;
     this.readyModelId = null;
     const { modelFile: _old, ...rest } = this.settings;
     this.settings = { ...rest, ...(modelFile ? { modelFile } : {}) };
@@ -147,22 +146,27 @@ export class ReadingQueue {
   }
 
   /** The recall probe, run by the worker between reading steps. */
-  async recall(cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
-    await this.model();
-    const requestId = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject });
-      this.send(requestId, { type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) });
-    });
+  recall(cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
+    return this.request((requestId) => ({ type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) }));
   }
 
   /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
-  async answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean }, onText: (text: string) => void): Promise<BookAnswer> {
+  answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean }, onText: (text: string) => void): Promise<BookAnswer> {
+    return this.request((requestId) => ({ type: 'answer', requestId, ...req }), onText);
+  }
+
+  /** Send the worker a request (starting it if needed) and wait for its answer. */
+  private async request<T>(message: (requestId: number) => ToWorker, onText?: (text: string) => void): Promise<T> {
     await this.model();
     const requestId = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      this.recalls.set(requestId, { resolve: resolve as (r: never) => void, reject, onText });
-      this.send(requestId, { type: 'answer', requestId, ...req });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(requestId, { resolve: resolve as (r: never) => void, reject, ...(onText ? { onText } : {}) });
+      try {
+        this.post(message(requestId));
+      } catch (e) {
+        this.pending.delete(requestId);
+        reject(ApiError.from(e));
+      }
     });
   }
 
@@ -192,8 +196,7 @@ export class ReadingQueue {
       this.ready = null;
       await worker?.terminate();
       // what the stopped worker will never answer
-      for (const r of this.recalls.values()) r.reject(new ApiError('unavailable', 'The model changed or stopped while this was being answered.', 'Ask again.'));
-      this.recalls.clear();
+      this.rejectPending(new ApiError('unavailable', 'The model changed or stopped while this was being answered.', 'Ask again.'));
     } finally {
       this.stopping = false;
     }
@@ -214,10 +217,10 @@ export class ReadingQueue {
         const m = parsed.data;
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
-        else if (m.type === 'answerText') this.recalls.get(m.requestId)?.onText?.(m.text);
+        else if (m.type === 'answerText') this.pending.get(m.requestId)?.onText?.(m.text);
         else if (m.type === 'recalled' || m.type === 'recallFailed' || m.type === 'answered') {
-          const pending = this.recalls.get(m.requestId);
-          this.recalls.delete(m.requestId);
+          const pending = this.pending.get(m.requestId);
+          this.pending.delete(m.requestId);
           if (m.type === 'recalled') pending?.resolve(m.result as never);
           else if (m.type === 'answered') pending?.resolve({ text: m.text, usedMemory: m.usedMemory, firstTokenMs: m.firstTokenMs, ms: m.ms } as never);
           else pending?.reject(new ApiError(m.error.code, m.error.message, m.error.hint));
@@ -241,8 +244,7 @@ export class ReadingQueue {
   private onWorkerGone(why: string): void {
     this.worker = null;
     this.ready = null;
-    for (const r of this.recalls.values()) r.reject(new ApiError('unavailable', `The model worker stopped (${why}).`, 'Try again.'));
-    this.recalls.clear();
+    this.rejectPending(new ApiError('unavailable', `The model worker stopped (${why}).`, 'Try again.'));
     const cur = this.current;
     if (!cur) return;
     if (this.closed) {
@@ -334,14 +336,10 @@ export class ReadingQueue {
       });
   }
 
-  /** post a request whose answer is awaited; when it cannot be sent, its waiter fails at once */
-  private send(requestId: number, m: ToWorker): void {
-    try {
-      this.post(m);
-    } catch (e) {
-      this.recalls.get(requestId)?.reject(ApiError.from(e));
-      this.recalls.delete(requestId);
-    }
+  /** Fail every request a worker that is gone will never answer. */
+  private rejectPending(e: ApiError): void {
+    for (const r of this.pending.values()) r.reject(e);
+    this.pending.clear();
   }
 
   private post(m: ToWorker): void {

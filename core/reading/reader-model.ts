@@ -31,6 +31,11 @@ export interface ReaderModelInfo {
   trained: boolean;
 }
 
+/** A version's id (the first 16 hex digits of its file's sha256), its name (from its metadata, else the file's) and its path. */
+function modelIdentity(file: string, bytes: Uint8Array, meta: Record<string, JsonValue>): { id: string; name: string; file: string } {
+  return { id: createHash('sha256').update(bytes).digest('hex').slice(0, 16), name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)), file: path.resolve(file) };
+}
+
 /** Add a model version to the library (or update where its file now is). */
 export function registerModel(db: Db, info: ReaderModelInfo, config: unknown, tokenizer: unknown, meta: Record<string, JsonValue>): void {
   const parent = typeof meta.parent === 'string' ? meta.parent : null;
@@ -48,7 +53,7 @@ export function inspectModelFile(file: string): { info: ReaderModelInfo; config:
   const config = c.config as { arch?: string } | null;
   const parameters = c.tensors.filter((t) => !t.name.startsWith('optimizer/')).reduce((n, t) => n + t.data.length, 0);
   return {
-    info: { id: createHash('sha256').update(bytes).digest('hex').slice(0, 16), name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)), file: path.resolve(file), arch: config?.arch ?? 'mac', parameters, trained: meta.trained !== false },
+    info: { ...modelIdentity(file, bytes, meta), arch: config?.arch ?? 'mac', parameters, trained: meta.trained !== false },
     config: c.config,
     tokenizer: c.tokenizer,
     meta,
@@ -97,12 +102,9 @@ export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): Lo
   } catch (e) {
     throw new ApiError('unreadable', `${path.basename(file)} is not a usable Titans model: ${(e as Error).message}.`, 'Choose a model file written by Titans Reader (titans-reader train).');
   }
-  const id = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const meta = loaded.meta;
   const info: ReaderModelInfo = {
-    id,
-    name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)),
-    file: path.resolve(file),
+    ...modelIdentity(file, bytes, meta),
     arch: loaded.model.config.arch,
     parameters: loaded.model.parameterCount,
     trained: meta.trained !== false,

@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../api/errors.js';
-import { parseDocument } from '../ingest/formats/index.js';
+import { BY_EXTENSION, parseDocument } from '../ingest/formats/index.js';
 import { readTextFile } from '../ingest/read-text.js';
 import type { Db } from '../library/database.js';
+import { getSummary, textRange } from '../library/queries.js';
 
 export interface DatasetText {
   source: string; // a file name, or "library: Title"
@@ -24,7 +25,6 @@ export interface DatasetSummary {
 /** at most this much text in one fine-tune */
 export const MAX_DATASET_CHARS = 50_000_000; // tokenized at once: ~200 MB of int32 in the worker
 const MAX_FILES = 10_000;
-const DOCUMENT_EXTENSIONS = new Set(['.pdf', '.epub', '.docx', '.html', '.htm', '.xhtml']);
 const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.md', '.markdown', '.rst', '.tex', '.csv', '.json', '.org', '']);
 
 /** Every file under the given paths (folders recursively, hidden entries skipped), sorted. */
@@ -44,16 +44,9 @@ export function expandPaths(paths: string[]): string[] {
 
 async function fileText(file: string, name: string): Promise<string> {
   const ext = path.extname(name).toLowerCase();
-  if (DOCUMENT_EXTENSIONS.has(ext)) return (await parseDocument(file, { displayName: name })).text;
+  if (Object.hasOwn(BY_EXTENSION, ext)) return (await parseDocument(file, { displayName: name })).text;
   if (!TEXT_EXTENSIONS.has(ext)) throw new ApiError('unsupported_format', `${name}: not a text or document file.`);
   return readTextFile(file);
-}
-
-function documentText(db: Db, docId: number): { title: string; text: string } {
-  const doc = db.prepare(`SELECT title FROM documents WHERE id = ? AND status = 'ready'`).get(docId) as { title: string } | undefined;
-  if (!doc) throw new ApiError('not_found', `Document ${docId} is not in the library.`);
-  const blocks = db.prepare(`SELECT text FROM doc_blocks WHERE doc_id = ? ORDER BY idx`).pluck().all(docId) as string[];
-  return { title: doc.title, text: blocks.join('') };
 }
 
 export interface DatasetSources {
@@ -76,8 +69,8 @@ export async function buildDataset(db: Db, src: DatasetSources, outFile: string)
     texts.push({ source, text: t });
   };
   for (const id of src.docIds) {
-    const d = documentText(db, id);
-    add(`library: ${d.title}`, d.text);
+    const d = getSummary(db, id); // not_found for a missing document
+    add(`library: ${d.title}`, textRange(db, id, 0, d.chars).text);
   }
   const files = [...expandPaths(src.paths).map((file) => ({ file, name: path.basename(file) })), ...src.files];
   for (const f of files) {

@@ -13,7 +13,8 @@ export type { Chapter, DocumentFormat, PageMark, ParsedDocument, ParseOptions } 
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 1024 ** 3;
 
-const BY_EXTENSION: Record<string, DocumentFormat> = {
+/** The document formats a file name's extension names (the bytes decide first when importing). */
+export const BY_EXTENSION: Record<string, DocumentFormat> = {
   '.pdf': 'pdf',
   '.epub': 'epub',
   '.docx': 'docx',
