@@ -162,7 +162,7 @@ export function createCore(opts: CoreOptions): Core {
       const r = await findPassages(question, ids, top, memory);
       return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
     },
-    'ask.answer': async ({ question, ids, top, memory, requestId }) => {
+    'ask.answer': async ({ question, ids, top, memory, decoding, requestId }) => {
       const r = await findPassages(question, ids, top, memory);
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
@@ -170,7 +170,7 @@ export function createCore(opts: CoreOptions): Core {
       let answerError: string | null = null;
       if (r.citations.length > 0) {
         try {
-          answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), memory);
+          answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), { memory, decoding });
           rememberAnswer(db, historyId, answered);
         } catch (e) {
           answerError = ApiError.from(e).message; // no usable model: the passages still answer

@@ -228,6 +228,8 @@ export const BookAnswer = z.object({
   /** the answer's words occur in those passages (false: the model wrote something they do not say) */
   supported: z.boolean(),
   usedMemory: z.boolean(),
+  /** copy: the answer was kept to spans of its passages; free: the model wrote it unconstrained */
+  decoding: z.enum(['copy', 'free']).default('free'),
   firstTokenMs: z.number().nullable(),
   ms: z.number(),
 });
@@ -378,9 +380,10 @@ export const methods = {
   },
   /** Retrieve, then answer from each book that holds cited passages (at most 3), streaming the text as
    * 'ask.token' events under requestId; merged: the answers together (null when nothing was found).
-   * memory: false answers without the books' memories (and ranks without them): the ablation. */
+   * memory: false answers without the books' memories (and ranks without them): the ablation.
+   * decoding 'copy' (the default) keeps each answer to words of its passages; 'free' lets the model write anything. */
   'ask.answer': {
-    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), requestId: z.string().min(1).max(64) }).strict(),
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
   },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */

@@ -7,9 +7,9 @@ import type { ReadingQueue } from '../reading/queue.js';
 import { focusContext, normalizeAnswer, words } from './prompt.js';
 
 export const MAX_BOOKS_ANSWERING = 3;
-const MAX_ANSWER_TOKENS = 24;
+const MAX_ANSWER_TOKENS = 48;
 
-export async function answerAcrossBooks(reading: ReadingQueue, question: string, citations: Citation[], onText: (docId: number, text: string) => void, useMemory = true): Promise<{ answers: BookAnswer[]; merged: string | null }> {
+export async function answerAcrossBooks(reading: ReadingQueue, question: string, citations: Citation[], onText: (docId: number, text: string) => void, o: { memory: boolean; decoding: 'copy' | 'free' }): Promise<{ answers: BookAnswer[]; merged: string | null }> {
   const books: Array<{ docId: number; title: string; indexes: number[] }> = [];
   citations.forEach((c, i) => {
     const b = books.find((x) => x.docId === c.docId);
@@ -20,8 +20,8 @@ export async function answerAcrossBooks(reading: ReadingQueue, question: string,
   // one book after another: the model worker answers one request at a time anyway
   for (const b of books.slice(0, MAX_BOOKS_ANSWERING)) {
     const passages = b.indexes.slice(0, 3).map((i) => citations[i]!.text);
-    const r = await reading.answer({ docId: b.docId, question, context: focusContext(passages, question), maxTokens: MAX_ANSWER_TOKENS, useMemory }, (t) => onText(b.docId, t));
-    answers.push({ docId: b.docId, title: b.title, text: r.text, citations: b.indexes, supported: supportedBy(r.text, passages), usedMemory: r.usedMemory, firstTokenMs: r.firstTokenMs, ms: r.ms });
+    const r = await reading.answer({ docId: b.docId, question, context: focusContext(passages, question), maxTokens: MAX_ANSWER_TOKENS, useMemory: o.memory, decoding: o.decoding }, (t) => onText(b.docId, t));
+    answers.push({ docId: b.docId, title: b.title, text: r.text, citations: b.indexes, supported: supportedBy(r.text, passages), usedMemory: r.usedMemory, decoding: o.decoding, firstTokenMs: r.firstTokenMs, ms: r.ms });
   }
   return { answers, merged: mergeAnswers(answers) };
 }

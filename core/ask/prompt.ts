@@ -8,13 +8,24 @@ export function answerPrompt(text: string, question: string): string {
   return `${text}\nQuestion: ${question}\nAnswer:`;
 }
 
+/**
+ * Spaces to put before a prompt of `length` tokens read from position `pos`, so that its last
+ * token ends one before a MAC segment does: the model attends only within its segment, and this
+ * way the token it writes first (after "Answer:" and its space) sees the most of the prompt's end.
+ */
+export function segmentPadding(pos: number, length: number, segment: number | null): number {
+  if (!segment) return 0;
+  return (((segment - 2 - ((pos + length - 1) % segment)) % segment) + segment) % segment;
+}
+
 const STOP = new Set('a an the is are was were be been of in on at to for from by with and or not no what which who whom whose where when why how does did do is it its this that these those there here mentioned provided text'.split(' '));
 
 export function words(s: string): string[] {
   return s.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 1 && !STOP.has(w));
 }
 
-/** Sentences of the passages (in their order) that share the most words with the question, up to `maxChars`. */
+/** Sentences of the passages (in their order) that share the most words with the question, up to
+ * `maxChars`: those sharing at least half as many as the best one (all, when none shares any). */
 export function focusContext(passages: string[], question: string, maxChars = 600): string {
   const q = new Set(words(question));
   const sentences = passages.flatMap((p, pi) =>
@@ -23,7 +34,8 @@ export function focusContext(passages: string[], question: string, maxChars = 60
       .split(/(?<=[.!?…])\s+(?=\S)/u)
       .map((text, si) => ({ text: text.trim(), order: pi * 10_000 + si, score: words(text).filter((w) => q.has(w)).length })),
   );
-  const best = sentences.filter((s) => s.text).sort((a, b) => b.score - a.score || a.order - b.order);
+  const top = Math.max(0, ...sentences.map((s) => s.score));
+  const best = sentences.filter((s) => s.text && s.score >= top / 2).sort((a, b) => b.score - a.score || a.order - b.order);
   const kept: typeof best = [];
   let used = 0;
   for (const s of best) {

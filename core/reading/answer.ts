@@ -1,12 +1,14 @@
 // Answering from one book (runs in the model worker): the book's memory after reading it is
 // loaded as the model's state, the focused context and the question are read on top of it, and
 // the answer is generated greedily up to the end of the line, each piece sent as it comes.
+// decoding 'copy' keeps the answer to spans of the context (core/ask/spans.ts); 'free' does not.
 import { decodeCheckpoint } from '../../models/checkpoint/format.js';
 import { generate } from '../../models/model/generate.js';
 import { stateFromCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
-import { answerPrompt } from '../ask/prompt.js';
+import { answerPrompt, segmentPadding } from '../ask/prompt.js';
+import { answerSpans, PrefixTree } from '../ask/spans.js';
 import type { Db } from '../library/database.js';
 
 export interface BookAnswer {
@@ -22,7 +24,7 @@ export async function answerFromBook(
   model: TitansModel,
   tokenizer: Tokenizer,
   modelId: string,
-  req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean },
+  req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' },
   onText: (delta: string) => void,
 ): Promise<BookAnswer> {
   const t0 = performance.now();
@@ -34,11 +36,15 @@ export async function answerFromBook(
   const state = row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;
   const newline = tokenizer.encode('\n').ids[0];
   const eos = tokenizer.special('<eos>');
-  const prompt = tokenizer.encode(answerPrompt(req.context, req.question)).ids;
+  const asked = tokenizer.encode(answerPrompt(req.context, req.question)).ids;
+  const pad = segmentPadding(state?.pos ?? 0, asked.length, model.config.arch === 'mac' ? model.config.segment : null);
+  const prompt = [...Array.from({ length: pad }, () => tokenizer.encode(' ').ids[0]!), ...asked];
   const out: number[] = [];
   let sent = '';
   let firstTokenMs: number | null = null;
-  const it = generate(model, prompt, { maxTokens: req.maxTokens, state, stop: [eos, ...(newline !== undefined ? [newline] : [])] });
+  // the answer is written as the model was trained to: " <answer>\n"
+  const spans = req.decoding === 'copy' ? new PrefixTree(answerSpans(req.context).map((s) => tokenizer.encode(` ${s}\n`).ids).filter((ids) => ids.length <= req.maxTokens)) : null;
+  const it = generate(model, prompt, { maxTokens: req.maxTokens, state, stop: [eos, ...(newline !== undefined ? [newline] : [])], ...(spans ? { allow: (done) => spans.next(done) } : {}) });
   try {
     // run the generator to its end (it stops after the newline): its final state is then ours to free
     for (let r = await it.next(); ; r = await it.next()) {

@@ -23,7 +23,7 @@ export const ToWorker = z.discriminatedUnion('type', [
   /** the recall probe (answered between reading steps) */
   z.object({ type: z.literal('recall'), requestId: z.number().int(), cue: z.string().min(1).max(2000), docIds: z.array(z.number().int().positive()).optional(), next: z.number().int().min(0).max(200) }),
   /** answer a question from one book: its memory loaded, the context and question read, then generated */
-  z.object({ type: z.literal('answer'), requestId: z.number().int(), docId: z.number().int().positive(), question: z.string().min(1).max(2000), context: z.string().max(20_000), maxTokens: z.number().int().min(1).max(512), useMemory: z.boolean() }),
+  z.object({ type: z.literal('answer'), requestId: z.number().int(), docId: z.number().int().positive(), question: z.string().min(1).max(2000), context: z.string().max(20_000), maxTokens: z.number().int().min(1).max(512), useMemory: z.boolean(), decoding: z.enum(['copy', 'free']) }),
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
 

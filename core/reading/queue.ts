@@ -151,7 +151,7 @@ export class ReadingQueue {
   }
 
   /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
-  answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean }, onText: (text: string) => void): Promise<BookAnswer> {
+  answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' }, onText: (text: string) => void): Promise<BookAnswer> {
     return this.request((requestId) => ({ type: 'answer', requestId, ...req }), onText);
   }
 

@@ -21,6 +21,16 @@ export interface GenerateOptions extends SampleOptions {
   signal?: AbortSignal;
   /** start from this state (e.g. a document's memory); it is not disposed */
   state?: ModelState | null;
+  /** constrained decoding: the token ids allowed next, given those generated so far (null: any) */
+  allow?: (generated: readonly number[]) => ArrayLike<number> | null;
+}
+
+/** The logits with every token that is not allowed set to -Infinity (the row itself when all are). */
+function masked(logits: Float32Array, allowed: ArrayLike<number> | null): Float32Array {
+  if (allowed === null) return logits;
+  const out = new Float32Array(logits.length).fill(-Infinity);
+  for (let i = 0; i < allowed.length; i++) out[allowed[i]!] = logits[allowed[i]!]!;
+  return out;
 }
 
 export { randomSource };
@@ -74,6 +84,7 @@ function lastRow(logits: tf.Tensor): Float32Array {
 export async function* generate(model: TitansModel, prompt: ArrayLike<number>, opts: GenerateOptions): AsyncGenerator<number, ModelState | null> {
   const random = randomSource(opts.seed ?? 0);
   const stop = new Set(opts.stop ?? []);
+  const generated: number[] = [];
   let state: ModelState | null = opts.state ?? null;
   let owned = false;
   let logits: Float32Array;
@@ -90,7 +101,10 @@ export async function* generate(model: TitansModel, prompt: ArrayLike<number>, o
   try {
     for (let n = 0; n < opts.maxTokens; n++) {
       if (opts.signal?.aborted) break;
-      const id = sampleToken(logits, opts, random);
+      const allowed = opts.allow?.(generated) ?? null;
+      if (allowed !== null && allowed.length === 0) break; // nothing may follow
+      const id = sampleToken(masked(logits, allowed), opts, random);
+      generated.push(id);
       yield id;
       if (stop.has(id) || n + 1 === opts.maxTokens) break;
       const ids = tf.tensor2d([[id]], [1, 1], 'int32');
@@ -122,7 +136,9 @@ export function generateWithoutCache(model: TitansModel, prompt: ArrayLike<numbe
     const row = lastRow(r.logits);
     r.logits.dispose();
     disposeModelState(r.state);
-    const id = sampleToken(row, opts, random);
+    const allowed = opts.allow?.(out) ?? null;
+    if (allowed !== null && allowed.length === 0) break;
+    const id = sampleToken(masked(row, allowed), opts, random);
     out.push(id);
     seq.push(id);
     if (opts.stop?.includes(id)) break;

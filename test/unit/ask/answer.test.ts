@@ -8,21 +8,35 @@ import type { BookAnswer } from '../../../core/api/contract.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
 import { mergeAnswers, supportedBy } from '../../../core/ask/answer.js';
-import { answerPrompt, exactMatch, focusContext, normalizeAnswer } from '../../../core/ask/prompt.js';
+import { answerPrompt, exactMatch, focusContext, normalizeAnswer, segmentPadding } from '../../../core/ask/prompt.js';
+import { answerSpans, PrefixTree } from '../../../core/ask/spans.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 
 const NEEDLE = 'One of the special magic numbers for quiet-harbor is: 4728151.';
-const answer = (docId: number, title: string, text: string, supported: boolean): BookAnswer => ({ docId, title, text, citations: [0], supported, usedMemory: true, firstTokenMs: 1, ms: 2 });
+const answer = (docId: number, title: string, text: string, supported: boolean): BookAnswer => ({ docId, title, text, citations: [0], supported, usedMemory: true, decoding: 'copy', firstTokenMs: 1, ms: 2 });
 
 describe('the prompt', () => {
   it('keeps the sentences that share the most words with the question, in their order, within the limit', () => {
-    const passage = `The rain fell all day on the roofs of the town. ${NEEDLE} The baker opened late. Nobody came to the harbor that night.`;
-    const ctx = focusContext([passage], 'What is the special magic number for quiet-harbor?', 80);
-    expect(ctx).toBe(NEEDLE);
-    const wide = focusContext([passage], 'What is the special magic number for quiet-harbor?', 140);
-    expect(wide.indexOf(NEEDLE)).toBeLessThan(wide.indexOf('Nobody came')); // document order kept
-    expect(answerPrompt(ctx, 'Q?')).toBe(`${NEEDLE}\nQuestion: Q?\nAnswer:`);
+    const passage = `The rain fell all day on the roofs of the town. The magic harbor slept, quiet as ever. ${NEEDLE} The baker opened late. Nobody came to the harbor that night.`;
+    const q = 'What is the special magic number for quiet-harbor?';
+    expect(focusContext([passage], q, 80)).toBe(NEEDLE);
+    // the needle shares 4 words, "The magic harbor..." 3 (kept: at least half), "Nobody came to the harbor" 1 (not)
+    expect(focusContext([passage], q, 400)).toBe(`The magic harbor slept, quiet as ever. ${NEEDLE}`); // in document order
+    // no sentence shares a word: the first ones, up to the limit
+    expect(focusContext([passage], 'zzz?', 60)).toBe('The rain fell all day on the roofs of the town.');
+    expect(answerPrompt(NEEDLE, 'Q?')).toBe(`${NEEDLE}\nQuestion: Q?\nAnswer:`);
+  });
+
+  it('pads a prompt so that the token written first sees a whole segment', () => {
+    for (const [pos, length] of [[0, 10], [0, 63], [100, 250], [5, 1]] as const) {
+      const pad = segmentPadding(pos, length, 64);
+      expect(pad).toBeGreaterThanOrEqual(0);
+      expect(pad).toBeLessThan(64);
+      // the prompt's last token sits at segment index 62; the space written after it at 63
+      expect((pos + pad + length - 1) % 64).toBe(62);
+    }
+    expect(segmentPadding(17, 30, null)).toBe(0);
   });
 
   it('scores exact match on the first word, without punctuation or case', () => {
@@ -38,6 +52,20 @@ describe('the prompt', () => {
     expect(supportedBy('4728152', [NEEDLE])).toBe(false);
     expect(supportedBy('quiet harbor', [NEEDLE])).toBe(true);
     expect(supportedBy('', [NEEDLE])).toBe(false);
+  });
+
+  it('offers as answers the spans of up to 4 words within one sentence, without edge punctuation', () => {
+    const spans = answerSpans(`${NEEDLE} Mary went to the kitchen.`);
+    expect(spans).toEqual(expect.arrayContaining(['4728151', 'quiet-harbor', 'quiet-harbor is: 4728151', 'kitchen', 'Mary went to the', 'One']));
+    expect(spans).not.toContain('4728151. Mary'); // never across sentences
+    expect(spans).not.toContain('4728151.');
+    expect(spans.some((s) => s.split(' ').length > 4)).toBe(false);
+    expect(new Set(spans).size).toBe(spans.length);
+    const tree = new PrefixTree([[1, 2, 3], [1, 4]]);
+    expect(tree.next([]).sort()).toEqual([1]);
+    expect(tree.next([1]).sort()).toEqual([2, 4]);
+    expect(tree.next([1, 2, 3])).toEqual([]);
+    expect(tree.next([5])).toEqual([]);
   });
 
   it('merges agreeing books into one answer and lists differing ones, supported first', () => {
@@ -79,7 +107,11 @@ describe('answering through the API', () => {
     expect(found).toBe(r.citations.length);
     expect(r.citations[r.answers[0]!.citations[0]!]!.text).toContain(NEEDLE);
     const a = r.answers[0]!;
-    expect(a).toMatchObject({ docId: id, title: 'Harbor', usedMemory: true });
+    expect(a).toMatchObject({ docId: id, title: 'Harbor', usedMemory: true, decoding: 'copy' });
+    // copy decoding: even this untrained model's answer is words of its passages
+    expect(a.text).not.toBe('');
+    expect(a.citations.some((i) => r.citations[i]!.text.includes(a.text))).toBe(true);
+    expect(a.supported).toBe(true);
     expect(a.firstTokenMs).toBeGreaterThan(0);
     expect(a.firstTokenMs!).toBeLessThanOrEqual(a.ms);
     expect(pieces.length).toBeGreaterThan(0);
@@ -93,6 +125,8 @@ describe('answering through the API', () => {
 
     const ablation = await api.call('ask.answer', { question: q, requestId: 'r3', memory: false });
     expect(ablation.answers[0]!.usedMemory).toBe(false);
+    const free = await api.call('ask.answer', { question: q, requestId: 'r4', decoding: 'free' });
+    expect(free.answers[0]!.decoding).toBe('free');
 
     expect(r.answerError).toBeNull();
     const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 'r2' });

@@ -94,7 +94,7 @@ describe('the evaluation harness', () => {
     const model = await writeTinyReaderModel(dir);
     const ans = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/eval.ts', 'sniah', '--answer', '--model', model, '--backend', 'wasm', '--data', data, '--lengths', '600,1200', '--n', '2', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(ans.status, ans.stderr).toBe(0);
-    expect(ans.stdout).toContain('answers by tiny test model (untrained) (0.06M parameters, untrained), wasm backend');
+    expect(ans.stdout).toContain('answers by tiny test model (untrained), decoding kept to spans of the passages (0.06M parameters, untrained), wasm backend');
     expect(ans.stdout.match(/^\| sniah-noise \| (600|1200) \| 2 \| \d+% \| \d+% \| \d+% \| [\d.]+ s \| [\d.]+ \| \d+ \|$/gm)).toHaveLength(2);
     const answers = JSON.parse(fs.readFileSync(path.join(out, fs.readdirSync(out).find((f) => f.includes('-answers-'))!), 'utf8')) as { results: Array<{ answer: string; expected: string; correct: boolean; recall: Record<string, boolean> }> };
     expect(answers.results).toHaveLength(4);

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig, type Architecture } from '../../../models/model/config.js';
 import { generate, generateWithoutCache, randomSource, sampleToken } from '../../../models/model/generate.js';
 import { disposeModelState, TitansModel } from '../../../models/model/model.js';
+import { PrefixTree } from '../../../core/ask/spans.js';
 import { useBackend } from './helpers.js';
 
 beforeAll(async () => {
@@ -46,6 +47,30 @@ describe('generation', () => {
     controller.abort();
     const cancelled = await collect(generate(model, [1, 2, 3], { maxTokens: 6, signal: controller.signal }));
     expect(cancelled.ids).toEqual([]);
+    model.dispose();
+  });
+});
+
+describe('constrained generation', () => {
+  it('writes only sequences of the prefix tree, picks among them by the logits, and agrees with re-reading', async () => {
+    const model = new TitansModel(modelConfig({ dim: 32, layers: 2, heads: 2, segment: 8, vocabSize: 40, memory: { chunkSize: 4 } }), { seed: 9 });
+    const prompt = [3, 1, 4, 1, 5];
+    const stop = 0;
+    const free = await collect(generate(model, prompt, { maxTokens: 3 }));
+    disposeModelState(free.state as never);
+    // three sequences; the first begins with a token the free model would not write first
+    const other = (free.ids[0]! + 1) % 40 || 1;
+    const tree = new PrefixTree([[other, 7, stop], [other, 8, 9, stop], [free.ids[0]!, 11, stop]]);
+    const opts = { maxTokens: 10, stop: [stop], allow: (done: readonly number[]) => tree.next(done) };
+    const cached = await collect(generate(model, prompt, opts));
+    disposeModelState(cached.state as never);
+    expect([[other, 7, stop], [other, 8, 9, stop], [free.ids[0]!, 11, stop]]).toContainEqual(cached.ids);
+    expect(cached.ids[0]).toBe(free.ids[0]); // the model's own choice wherever the tree allows it
+    expect(cached.ids).toEqual(generateWithoutCache(model, prompt, opts));
+    // a tree that offers one path forces it
+    const forced = await collect(generate(model, prompt, { maxTokens: 10, stop: [stop], allow: (done) => new PrefixTree([[other, 8, 9, stop]]).next(done) }));
+    disposeModelState(forced.state as never);
+    expect(forced.ids).toEqual([other, 8, 9, stop]);
     model.dispose();
   });
 });

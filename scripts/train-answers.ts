@@ -1,0 +1,212 @@
+// The default model's recipe, stage 2: `npm run train:answers -- --corpus ../shared/data [options]`.
+// Starts from the base stage's checkpoint (models/default/work/base.training, `npm run train:base`)
+// and tunes it on questions put exactly as the app asks them (core/training/answer-tuning.ts):
+// the loss is on the answer's tokens, and at --context-weight on the rest. Resumable like stage 1:
+// stop it and the same command continues. Every run ends by writing the model, its held-out
+// perplexity per language (what tuning cost the reading) and its held-out answer loss.
+//
+// Options: --out DIR (models/default) --steps N (2500) --hours H --lr X (5e-4) --examples N (12000)
+//          --context-weight W (0.1) --seed S (1) --backend NAME
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, parseBackendName } from '../models/backend.js';
+import { decodeCheckpoint, writeCheckpointFile } from '../models/checkpoint/format.js';
+import { MODEL_FORMAT, modelFromCheckpoint, modelToCheckpoint } from '../models/model/io.js';
+import { heldOutLoss, tokenizeTexts } from '../models/model/train-lm.js';
+import { Rng } from '../models/train/data.js';
+import { OPTIMIZER_PREFIX, train } from '../models/train/trainer.js';
+import type { JsonValue } from '../models/checkpoint/format.js';
+import type { TitansModel } from '../models/model/model.js';
+import { buildBaseCorpus, CorpusMissingError } from '../core/training/base-corpus.js';
+import { answerTuningExamples, tokenizeExample } from '../core/training/answer-tuning.js';
+import { formatDuration } from '../core/cli/format.js';
+import { BASE_MODEL_FILE, BASE_MODEL_NAME } from '../core/training/default-model.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+};
+const num = (name: string, fallback: number) => {
+  const n = Number(opt(name, String(fallback)));
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`);
+  return n;
+};
+
+const corpusDir = path.resolve(opt('corpus', '../shared/data'));
+const outDir = path.resolve(opt('out', 'models/default'));
+const workDir = path.join(outDir, 'work');
+const baseCheckpoint = path.join(workDir, 'base.training');
+const checkpointPath = path.join(workDir, 'answers.training');
+const steps = num('steps', 2500);
+const hours = Number(opt('hours', 'Infinity'));
+const peakLr = num('lr', 5e-4);
+const count = num('examples', 12000);
+const contextWeight = num('context-weight', 0.1);
+const seed = num('seed', 1);
+const HELD_OUT = 200; // examples kept aside to measure the answer loss
+
+type Example = { ids: Int32Array; weights: Float32Array };
+
+/** One example per step, in a seeded order that a checkpoint restores. */
+class ExampleSampler {
+  private rng: Rng;
+  private order: number[] = [];
+  constructor(private readonly n: number, seed: number) {
+    this.rng = new Rng(seed);
+  }
+  next(): number {
+    if (this.order.length === 0) {
+      this.order = Array.from({ length: this.n }, (_, i) => i);
+      for (let i = this.n - 1; i > 0; i--) {
+        const j = this.rng.int(i + 1);
+        [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+      }
+    }
+    return this.order.pop()!;
+  }
+  getState() {
+    return { rng: this.rng.getState(), order: this.order };
+  }
+  setState(s: { rng: number[]; order: number[] }) {
+    this.rng.setState(s.rng);
+    this.order = [...s.order];
+  }
+}
+
+/** Weighted next-token cross-entropy of one example read from the start. */
+function weightedLoss(model: TitansModel, ex: Example): tf.Scalar {
+  return tf.tidy(() => {
+    const T = ex.ids.length - 1;
+    const inputs = tf.tensor2d(ex.ids.subarray(0, T), [1, T], 'int32');
+    const targets = tf.tensor1d(ex.ids.subarray(1), 'int32');
+    const { h } = model.hidden(inputs, null, null);
+    const logp = tf.logSoftmax(tf.reshape(model.logits(h), [T, model.config.vocabSize]));
+    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(targets, model.config.vocabSize)), 1));
+    const w = tf.tensor1d(ex.weights);
+    return tf.div(tf.sum(tf.mul(nll, w)), tf.sum(w)) as tf.Scalar;
+  });
+}
+
+/** Mean loss per answer token over the held-out examples. */
+function answerLoss(model: TitansModel, examples: Example[]): number {
+  let sum = 0;
+  let n = 0;
+  for (const ex of examples) {
+    const answerOnly = { ids: ex.ids, weights: ex.weights.map((w) => (w === 1 ? 1 : 0)) };
+    const l = weightedLoss(model, answerOnly);
+    const k = answerOnly.weights.reduce((a, b) => a + b, 0);
+    sum += l.dataSync()[0]! * k;
+    n += k;
+    l.dispose();
+  }
+  return sum / n;
+}
+
+async function main(): Promise<number> {
+  if (!fs.existsSync(baseCheckpoint)) {
+    console.error(`The base stage's checkpoint ${baseCheckpoint} is missing: run \`npm run train:base\` first.`);
+    return 2;
+  }
+  let corpus;
+  try {
+    corpus = buildBaseCorpus(corpusDir, { seed: 11 });
+  } catch (e) {
+    if (e instanceof CorpusMissingError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : {});
+  const base = decodeCheckpoint(fs.readFileSync(baseCheckpoint));
+  const baseStep = (base.meta as { training?: { step?: number } } | null)?.training?.step ?? null;
+  // the training checkpoint's parameters, without its optimizer state, are the base model
+  const { model, tokenizer } = modelFromCheckpoint({ ...base, kind: 'model', meta: { format: MODEL_FORMAT }, tensors: base.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)) });
+  const englishBooks = corpus.train.filter((t) => t.lang === 'en').map((t) => t.text).join('\n\n');
+  const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, model.config.arch === 'mac' ? model.config.segment : null));
+  const heldOut = all.slice(0, HELD_OUT);
+  const examples = all.slice(HELD_OUT);
+  const logFile = path.join(workDir, 'answers-log.jsonl');
+  const log = (rec: object) => fs.appendFileSync(logFile, `${JSON.stringify(rec)}\n`);
+  const resumed = fs.existsSync(checkpointPath);
+  console.log(`Backend: ${backend.name}; from the base stage at step ${baseStep}; ${examples.length} examples (mean ${Math.round(examples.reduce((n, e) => n + e.ids.length, 0) / examples.length)} tokens), ${heldOut.length} held out`);
+  const before = resumed ? NaN : answerLoss(model, heldOut);
+  if (!resumed) {
+    console.log(`held-out answer loss before: ${before.toFixed(3)} nats/token`);
+    log({ type: 'start', baseStep, answerLoss: before });
+  }
+
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    console.log('\nStopping after this step; the checkpoint keeps the progress.');
+    controller.abort();
+  });
+  if (Number.isFinite(hours)) setTimeout(() => controller.abort(), hours * 3600_000).unref();
+  const sampler = new ExampleSampler(examples.length, seed);
+  const t0 = Date.now();
+  const result = await train<Example>({
+    params: model.params.all,
+    loss: (ex) => weightedLoss(model, ex),
+    nextBatch: () => examples[sampler.next()]!,
+    steps,
+    schedule: { peakLr, warmupSteps: 100, minLrRatio: 0.1 },
+    clip: 1,
+    weightDecay: 0.1,
+    tokensPerBatch: (ex) => ex.ids.length,
+    evalEvery: 500,
+    evalLoss: () => answerLoss(model, heldOut.slice(0, 100)),
+    sampler,
+    config: model.config as unknown as JsonValue,
+    tokenizer: tokenizer.spec as unknown as JsonValue,
+    meta: { baseStep },
+    checkpointPath,
+    checkpointEvery: { seconds: 300 },
+    signal: controller.signal,
+    onStep: (m) => {
+      if (m.evalLoss !== undefined) log({ type: 'eval', step: m.step, answerLoss: m.evalLoss });
+      if (m.step % 50 !== 0) return;
+      log({ type: 'step', step: m.step, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond });
+      const held = m.evalLoss === undefined ? '' : `, held-out answers ${m.evalLoss.toFixed(3)}`;
+      console.log(`step ${m.step}/${steps}: loss ${m.loss.toFixed(3)}${held}, ${m.tokensPerSecond.toFixed(0)} tok/s, ${formatDuration(m.etaMs / 1000)} left`);
+    },
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  log({ type: 'run', fromStep: result.startStep, toStep: result.step, seconds, backend: backend.name });
+  const after = answerLoss(model, heldOut);
+  const perLanguage: Record<string, { lossPerByte: number; perplexity: number }> = {};
+  for (const [lang, texts] of Object.entries(corpus.heldOut)) {
+    const loss = heldOutLoss(model, tokenizeTexts(tokenizer, texts), 512, 1, 48);
+    perLanguage[lang] = { lossPerByte: loss, perplexity: Math.exp(loss) };
+  }
+  const runs = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; seconds?: number; answerLoss?: number });
+  const baseMetrics = JSON.parse(fs.readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as Record<string, JsonValue> & { base?: Record<string, JsonValue> };
+  const baseStage = baseMetrics.base ?? baseMetrics; // the base stage's own numbers, kept once
+  const answerStage = {
+    recipe: 'npm run train:answers',
+    steps: result.step,
+    trainingTokens: Math.round((result.step * examples.reduce((n, e) => n + e.ids.length, 0)) / examples.length),
+    trainingSeconds: Math.round(runs.filter((r) => r.type === 'run').reduce((s, r) => s + (r.seconds ?? 0), 0)),
+    examples: examples.length,
+    contextWeight,
+    peakLr,
+    heldOutAnswerLoss: { before: runs.find((r) => r.type === 'start')?.answerLoss ?? before, after },
+  };
+  const meta = { name: BASE_MODEL_NAME, trained: true, recipe: 'npm run train:base, then npm run train:answers', steps: (baseStep ?? 0) + result.step, heldOut: perLanguage, answerTuning: answerStage };
+  await writeCheckpointFile(path.join(outDir, BASE_MODEL_FILE), modelToCheckpoint(model, tokenizer.spec, meta as never));
+  fs.writeFileSync(path.join(outDir, 'metrics.json'), `${JSON.stringify({ ...meta, parameters: model.parameterCount, config: model.config, backend: backend.name, base: baseStage, finished: !result.aborted && result.step >= steps }, null, 2)}\n`);
+  console.log(`\n${result.aborted ? 'Stopped' : 'Finished'} at step ${result.step}/${steps} (${formatDuration(seconds)} this run).`);
+  console.log(`held-out answer loss: ${answerStage.heldOutAnswerLoss.before.toFixed(3)} -> ${after.toFixed(3)} nats/token`);
+  console.log('held-out   nats/byte   perplexity   (base stage)');
+  const baseHeld = (baseStage.heldOut ?? {}) as Record<string, { perplexity: number }>;
+  for (const [lang, r] of Object.entries(perLanguage)) console.log(`${lang.padEnd(10)} ${r.lossPerByte.toFixed(3).padStart(9)}   ${r.perplexity.toFixed(2).padStart(10)}   ${baseHeld[lang]?.perplexity.toFixed(2) ?? '-'}`);
+  console.log(`Model written to ${path.join(outDir, BASE_MODEL_FILE)}${result.aborted ? '; run the same command again to continue' : ''}.`);
+  model.dispose();
+  return 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(e);
+  process.exit(1);
+});
