@@ -18,7 +18,8 @@ import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
 import { forget, history, remember, rememberAnswer } from './ask/history.js';
 import { answerAcrossBooks } from './ask/answer.js';
-import { familiarityFrom, retrieve } from './ask/retrieve.js';
+import { familiarityFrom, fuseModelScores, RERANK_CANDIDATES, retrieve } from './ask/retrieve.js';
+import { focusContext } from './ask/prompt.js';
 
 const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
 import { Uploads } from './library/uploads.js';
@@ -122,9 +123,16 @@ export function createCore(opts: CoreOptions): Core {
 
   // The passages for a question: BM25, with the books' memories ranking the books; without a usable
   // model, BM25 alone.
-  const findPassages = async (question: string, ids: number[] | undefined, top: number, memory: boolean) => {
+  const findPassages = async (question: string, ids: number[] | undefined, top: number, memory: boolean, rerank: boolean) => {
     const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
-    return retrieve(db, question, { top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+    const r = retrieve(db, question, { top: rerank ? Math.max(top, RERANK_CANDIDATES) : top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
+    if (rerank && r.citations.length > 1) {
+      const passages = r.citations.slice(0, RERANK_CANDIDATES).map((c) => ({ docId: c.docId, text: focusContext([c.text], question, 300) }));
+      // without a usable model the text match and familiarity ranking stands
+      const scores = await reading.scorePassages({ question, passages, useMemory: memory }).catch(() => null);
+      if (scores) r.citations = fuseModelScores(r.citations, scores);
+    }
+    return { ...r, citations: r.citations.slice(0, top) };
   };
 
   const handlers: Handlers = {
@@ -158,12 +166,12 @@ export function createCore(opts: CoreOptions): Core {
     'doc.overlay': ({ id, start, end, modelId }) => overlayRange(db, id, start, end, modelId),
     'doc.series': ({ id, start, end, points, modelId }) => surpriseSeries(db, id, { points, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}), ...(modelId ? { modelId } : {}) }),
     'memory.recall': ({ cue, ids, next }) => reading.recall(cue, ids, next),
-    'ask.retrieve': async ({ question, ids, top, memory }) => {
-      const r = await findPassages(question, ids, top, memory);
+    'ask.retrieve': async ({ question, ids, top, memory, rerank }) => {
+      const r = await findPassages(question, ids, top, memory, rerank);
       return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
     },
-    'ask.answer': async ({ question, ids, top, memory, decoding, requestId }) => {
-      const r = await findPassages(question, ids, top, memory);
+    'ask.answer': async ({ question, ids, top, memory, rerank, decoding, requestId }) => {
+      const r = await findPassages(question, ids, top, memory, rerank);
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
       let answered: { answers: BookAnswer[]; merged: string | null } = { answers: [], merged: null };

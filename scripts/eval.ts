@@ -7,6 +7,7 @@
 //          match), through the app's own API  --model FILE (default: the installed default model)
 //          --backend NAME  --no-memory (answer from a fresh state: what the book's memory adds)
 //          --free (let the model write anything, not only spans of its passages: what copying adds)
+//          --rerank (the model also scores the best passages with the book's memory loaded)
 // Without --answer: retrieval recall@k only (FTS5 BM25 within the document; no model needed).
 // With it: exact-match accuracy, recall@k of the cited passages, the median first-token latency,
 // time per question and reading speed, with the model, its size and the backend.
@@ -102,17 +103,18 @@ async function answerRun(samples: Sample[]): Promise<void> {
       ...(backend ? { backend } : {}),
       memory: !argv.includes('--no-memory'),
       decoding,
+      rerank: argv.includes('--rerank'),
       onResult: (r, i) => process.stderr.write(`\r${i + 1}/${samples.length} ${r.task} ${r.length}: ${r.correct ? 'right' : 'wrong'} (“${r.answer.slice(0, 20)}” vs “${r.expected}”)        `),
     });
     process.stderr.write('\n');
     const rows = summarizeAnswers(run.results, KS);
     const m = run.model;
-    console.log(`\n${task}: answers by ${m.name}${argv.includes('--no-memory') ? ' WITHOUT the books\' memories (ablation)' : ''}, ${decoding === 'copy' ? 'decoding kept to spans of the passages' : 'free decoding'} (${(m.parameters / 1e6).toFixed(2)}M parameters${m.trained ? '' : ', untrained'}), ${run.backend} backend, ${os.cpus().length} cores, seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    console.log(`\n${task}: answers by ${m.name}${argv.includes('--no-memory') ? ' WITHOUT the books\' memories (ablation)' : ''}, ${decoding === 'copy' ? 'decoding kept to spans of the passages' : 'free decoding'}${argv.includes('--rerank') ? ', passages reranked by the model' : ''} (${(m.parameters / 1e6).toFixed(2)}M parameters${m.trained ? '' : ', untrained'}), ${run.backend} backend, ${os.cpus().length} cores, seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     console.log('| task | length (byte tokens) | n | accuracy (exact match) | recall@1 | recall@5 | first token (median) | s/question | reading tokens/s |\n|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(`| ${r.task} | ${r.length} | ${r.n} | ${(r.accuracy * 100).toFixed(0)}% | ${(r.recall[1]! * 100).toFixed(0)}% | ${(r.recall[5]! * 100).toFixed(0)}% | ${r.firstTokenMs === null ? '–' : `${(r.firstTokenMs / 1000).toFixed(2)} s`} | ${(r.msPerQuestion / 1000).toFixed(2)} | ${Math.round(r.readTokensPerSecond)} |`);
     fs.mkdirSync(outDir, { recursive: true });
     const out = path.join(outDir, `${task}-answers-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(out, JSON.stringify({ task, seed, lengths, n, memory: !argv.includes('--no-memory'), decoding, model: run.model, backend: run.backend, rows, results: run.results }, null, 2));
+    fs.writeFileSync(out, JSON.stringify({ task, seed, lengths, n, memory: !argv.includes('--no-memory'), decoding, rerank: argv.includes('--rerank'), model: run.model, backend: run.backend, rows, results: run.results }, null, 2));
     console.log(`\nWritten: ${out}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

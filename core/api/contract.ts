@@ -215,6 +215,7 @@ export const Citation = z.object({
   bm25: z.number(), // FTS5 BM25 relevance (higher is better)
   bm25Rank: z.number().int().positive(),
   memoryRank: z.number().int().positive().nullable(), // the book's rank by its memory's familiarity with the question
+  modelRank: z.number().int().positive().nullable().default(null), // the passage's rank by the model's score with its book's memory (rerank)
 });
 export type Citation = z.infer<typeof Citation>;
 
@@ -373,9 +374,10 @@ export const methods = {
     params: z.object({ cue: z.string().min(1).max(2000), ids: z.array(id).max(50).optional(), next: z.number().int().min(0).max(200).default(40) }).strict(),
     result: RecallResult,
   },
-  /** The passages that answer a question, from one book, several, or all (ids absent); notFound when nothing matches. */
+  /** The passages that answer a question, from one book, several, or all (ids absent); notFound when nothing matches.
+   * rerank: the model also scores the best candidates with their book's memory loaded (slower; core/ask/retrieve.ts). */
   'ask.retrieve': {
-    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true) }).strict(),
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
   /** Retrieve, then answer from each book that holds cited passages (at most 3), streaming the text as
@@ -383,7 +385,7 @@ export const methods = {
    * memory: false answers without the books' memories (and ranks without them): the ablation.
    * decoding 'copy' (the default) keeps each answer to words of its passages; 'free' lets the model write anything. */
   'ask.answer': {
-    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64) }).strict(),
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
   },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */

@@ -31,7 +31,7 @@ export interface AnswerRun {
   results: AnswerResult[];
 }
 
-export async function evaluateAnswers(samples: Sample[], ks: number[], o: { workDir: string; modelFile?: string; backend?: string; memory?: boolean; decoding?: 'copy' | 'free'; onResult?: (r: AnswerResult, i: number) => void }): Promise<AnswerRun> {
+export async function evaluateAnswers(samples: Sample[], ks: number[], o: { workDir: string; modelFile?: string; backend?: string; memory?: boolean; decoding?: 'copy' | 'free'; rerank?: boolean; onResult?: (r: AnswerResult, i: number) => void }): Promise<AnswerRun> {
   const core = createCore({ dataDir: path.join(o.workDir, 'library'), transport: 'in-process', reading: { ...(o.modelFile ? { modelFile: o.modelFile } : {}), ...(o.backend ? { backend: o.backend } : {}) } });
   const api = createInProcessClient(core.server);
   try {
@@ -52,7 +52,7 @@ export async function evaluateAnswers(samples: Sample[], ks: number[], o: { work
         reading = status;
       }
       const t0 = performance.now();
-      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}`, memory: useMemory, decoding: o.decoding ?? 'copy' });
+      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}`, memory: useMemory, decoding: o.decoding ?? 'copy', rerank: o.rerank ?? false });
       const ms = performance.now() - t0;
       const recall = recallAt(s, r.citations, ks);
       const answer = r.merged ?? '';

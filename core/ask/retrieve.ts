@@ -4,7 +4,11 @@
 // books; the fused score is reciprocal rank fusion (Cormack et al. 2009):
 //   score(p) = 1 / (K + rank_bm25(p)) + W / (K + rank_memory(book of p))
 // with K = 60 and W = 1: a passage's text match and its book's familiarity count alike, and a
-// book without a memory simply lacks the second term.
+// book without a memory simply lacks the second term. With rerank, the model then scores the first
+// RERANK_CANDIDATES passages with their book's memory loaded (core/reading/score-passages.ts: how
+// much more expected the question becomes after the passage), which adds a third term
+//   + W / (K + rank_model(p))
+// to those passages before they are sorted again.
 import type { Citation } from '../api/contract.js';
 import type { Db } from '../library/database.js';
 import { placeOf, textRange } from '../library/queries.js';
@@ -12,6 +16,8 @@ import { finiteMean } from '../util/stats.js';
 
 export const RRF_K = 60;
 export const MEMORY_WEIGHT = 1;
+export const MODEL_WEIGHT = 1;
+export const RERANK_CANDIDATES = 8;
 const CANDIDATES = 50;
 
 /** An FTS5 query matching any of the question's words (each quoted: no operator injection). */
@@ -64,7 +70,7 @@ export function retrieve(db: Db, question: string, opts: { ids?: number[]; top: 
     citations: scored.slice(0, opts.top).map((r): Citation => {
       const { text, line } = textRange(db, r.docId, r.start, r.end);
       const place = placeOf(db, r.docId, r.start);
-      return { docId: r.docId, title: title(r.docId), start: r.start, end: r.end, line, page: place.page, chapter: place.chapter, text, score: r.score, bm25: -r.bm25, bm25Rank: r.bm25Rank, memoryRank: r.memoryRank };
+      return { docId: r.docId, title: title(r.docId), start: r.start, end: r.end, line, page: place.page, chapter: place.chapter, text, score: r.score, bm25: -r.bm25, bm25Rank: r.bm25Rank, memoryRank: r.memoryRank, modelRank: null };
     }),
   };
 }
@@ -78,4 +84,16 @@ export function familiarityFrom(rows: Array<{ docId: number | null; memLoss: Arr
     const loss = finiteMean(r.memLoss);
     return r.docId !== null && base !== null && loss !== null ? [{ docId: r.docId, familiarity: base - loss }] : [];
   });
+}
+
+/** The model's scores of the first scores.length citations (higher: better) fused in as a third RRF term, then sorted again. */
+export function fuseModelScores(citations: Citation[], scores: number[]): Citation[] {
+  const order = scores.map((s, i) => ({ s, i })).sort((a, b) => b.s - a.s || a.i - b.i);
+  const rank = new Map(order.map((o, r) => [o.i, r + 1]));
+  return citations
+    .map((c, i) => {
+      const modelRank = rank.get(i);
+      return modelRank ? { ...c, modelRank, score: c.score + MODEL_WEIGHT / (RRF_K + modelRank) } : c;
+    })
+    .sort((a, b) => b.score - a.score);
 }

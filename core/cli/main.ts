@@ -23,9 +23,10 @@ Commands:
   status                    the readings: progress, speed, model, errors
   surprise ID [--top N] [--signal memory|model]
                             the passages the memory (or the model) found most surprising
-  ask "QUESTION" [--books ID,ID] [--top N] [--passages]
+  ask "QUESTION" [--books ID,ID] [--top N] [--passages] [--rerank]
                             the model's answer from each book (its memory loaded), then the
-                            passages it rests on, cited with their places (--passages: those only)
+                            passages it rests on, cited with their places (--passages: those only;
+                            --rerank: the model also scores the passages, with each book's memory)
   list                      list the documents in the library
   show ID [--text]          show a document's details and chapters (and its text)
   where                     print where the library lives
@@ -103,8 +104,9 @@ export async function run(argv: string[], out: (s: string) => void = console.log
         return await status(api, out);
       case 'ask': {
         const books = takeOption(rest, '--books');
-        const passagesOnly = rest.includes('--passages');
-        if (passagesOnly) rest.splice(rest.indexOf('--passages'), 1);
+        const flag = (name: string) => rest.includes(name) && rest.splice(rest.indexOf(name), 1).length > 0;
+        const passagesOnly = flag('--passages');
+        const rerank = flag('--rerank');
         const top = Number(takeOption(rest, '--top') ?? 5);
         const question = rest.join(' ').trim();
         const ids = books ? books.split(',').map(Number) : undefined;
@@ -113,7 +115,7 @@ export async function run(argv: string[], out: (s: string) => void = console.log
           return 2;
         }
         try {
-          return await ask(api, question, ids, top, out, !passagesOnly);
+          return await ask(api, { question, ids, top, answer: !passagesOnly, rerank }, out);
         } catch (e) {
           err(describeError(e));
           return 1;

@@ -2,14 +2,13 @@
 // loaded as the model's state, the focused context and the question are read on top of it, and
 // the answer is generated greedily up to the end of the line, each piece sent as it comes.
 // decoding 'copy' keeps the answer to spans of the context (core/ask/spans.ts); 'free' does not.
-import { decodeCheckpoint } from '../../models/checkpoint/format.js';
 import { generate } from '../../models/model/generate.js';
-import { stateFromCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { answerPrompt, segmentPadding } from '../ask/prompt.js';
 import { answerSpans, PrefixTree } from '../ask/spans.js';
 import type { Db } from '../library/database.js';
+import { loadMemory } from './score-passages.js';
 
 export interface BookAnswer {
   text: string;
@@ -28,12 +27,7 @@ export async function answerFromBook(
   onText: (delta: string) => void,
 ): Promise<BookAnswer> {
   const t0 = performance.now();
-  const row = !req.useMemory
-    ? undefined
-    : db
-    .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
-    .get(req.docId, modelId) as { state: Buffer | null } | undefined;
-  const state = row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;
+  const state = req.useMemory ? loadMemory(db, req.docId, modelId) : null;
   const newline = tokenizer.encode('\n').ids[0];
   const eos = tokenizer.special('<eos>');
   const asked = tokenizer.encode(answerPrompt(req.context, req.question)).ids;

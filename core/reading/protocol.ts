@@ -24,6 +24,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('recall'), requestId: z.number().int(), cue: z.string().min(1).max(2000), docIds: z.array(z.number().int().positive()).optional(), next: z.number().int().min(0).max(200) }),
   /** answer a question from one book: its memory loaded, the context and question read, then generated */
   z.object({ type: z.literal('answer'), requestId: z.number().int(), docId: z.number().int().positive(), question: z.string().min(1).max(2000), context: z.string().max(20_000), maxTokens: z.number().int().min(1).max(512), useMemory: z.boolean(), decoding: z.enum(['copy', 'free']) }),
+  /** score candidate passages for a question, each with its book's memory loaded */
+  z.object({ type: z.literal('scorePassages'), requestId: z.number().int(), question: z.string().min(1).max(2000), passages: z.array(z.object({ docId: z.number().int().positive(), text: z.string().max(20_000) })).max(50), useMemory: z.boolean() }),
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
 
@@ -55,6 +57,7 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('recalled'), requestId: z.number().int(), result: RecallResult }),
   z.object({ type: z.literal('recallFailed'), requestId: z.number().int(), error: ErrorShape }),
   z.object({ type: z.literal('answerText'), requestId: z.number().int(), text: z.string() }),
+  z.object({ type: z.literal('passagesScored'), requestId: z.number().int(), scores: z.array(z.number()) }),
   z.object({ type: z.literal('answered'), requestId: z.number().int(), text: z.string(), usedMemory: z.boolean(), firstTokenMs: z.number().nullable(), ms: z.number() }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;

@@ -155,6 +155,11 @@ export class ReadingQueue {
     return this.request((requestId) => ({ type: 'answer', requestId, ...req }), onText);
   }
 
+  /** The model's score of each passage for the question, with its book's memory loaded (core/reading/score-passages.ts). */
+  scorePassages(req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
+    return this.request((requestId) => ({ type: 'scorePassages', requestId, ...req }));
+  }
+
   /** Send the worker a request (starting it if needed) and wait for its answer. */
   private async request<T>(message: (requestId: number) => ToWorker, onText?: (text: string) => void): Promise<T> {
     await this.model();
@@ -218,10 +223,11 @@ export class ReadingQueue {
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
         else if (m.type === 'answerText') this.pending.get(m.requestId)?.onText?.(m.text);
-        else if (m.type === 'recalled' || m.type === 'recallFailed' || m.type === 'answered') {
+        else if (m.type === 'recalled' || m.type === 'recallFailed' || m.type === 'answered' || m.type === 'passagesScored') {
           const pending = this.pending.get(m.requestId);
           this.pending.delete(m.requestId);
           if (m.type === 'recalled') pending?.resolve(m.result as never);
+          else if (m.type === 'passagesScored') pending?.resolve(m.scores as never);
           else if (m.type === 'answered') pending?.resolve({ text: m.text, usedMemory: m.usedMemory, firstTokenMs: m.firstTokenMs, ms: m.ms } as never);
           else pending?.reject(new ApiError(m.error.code, m.error.message, m.error.hint));
         } else this.onWorkerMessage(m);

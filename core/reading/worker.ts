@@ -8,6 +8,7 @@ import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
 import { readDocument } from './read-document.js';
 import { recall } from './recall.js';
 import { answerFromBook } from './answer.js';
+import { scorePassages } from './score-passages.js';
 import { loadReaderModel } from './reader-model.js';
 
 const port = parentPort!;
@@ -67,6 +68,13 @@ async function main(): Promise<void> {
       answerFromBook(db, reader.model, reader.tokenizer, reader.info.id, req, (text) => send({ type: 'answerText', requestId, text }))
         .then((r) => send({ type: 'answered', requestId, ...r }))
         .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() }));
+    } else if (m.data.type === 'scorePassages') {
+      const { requestId, ...req } = m.data;
+      try {
+        send({ type: 'passagesScored', requestId, scores: scorePassages(db, reader.model, reader.tokenizer, reader.info.id, req) });
+      } catch (e) {
+        send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() });
+      }
     } else {
       queue.push(m.data.docId);
       void next();

@@ -39,7 +39,10 @@ test('a question finds the planted fact, and its citation opens the reader there
   const answer = page.getByTestId('book-answer').first();
   await expect(answer).toContainText('Atlas Book:', { timeout: 60_000 });
   await expect(answer).toContainText('the book is not read into memory yet');
-  await expect(answer).toHaveAttribute('data-supported', /true|false/);
+  // kept to the passages' words: whatever this model picks, it is taken from a cited passage
+  await expect(answer).toHaveAttribute('data-decoding', 'copy');
+  await expect(answer).toHaveAttribute('data-supported', 'true');
+  await expect(answer).toContainText(/taken from passages? \d/);
   await shot(page, '30-ask');
 
   await first.click();
@@ -70,4 +73,14 @@ test('a question finds the planted fact, and its citation opens the reader there
   await expect(entries).toHaveCount(0);
   await page.getByLabel('Search the questions').fill('');
   await expect(entries).toHaveCount(1);
+
+  // the model reranks the passages (a question many passages share words with): it says so, and
+  // the planted fact is still among them
+  await page.getByRole('button', { name: 'All books' }).click();
+  await page.getByLabel('Model reranks the passages').check();
+  await page.getByLabel('Question', { exact: true }).fill('Which lantern window held the cartographer umbrella?');
+  await page.getByRole('button', { name: 'Ask', exact: true }).last().click();
+  await expect(page.getByTestId('ask-result')).toContainText('reranked by the model', { timeout: 60_000 });
+  await expect(page.getByTestId('citation')).toHaveCount(8);
+  await expect(page.getByTestId('citation').filter({ hasText: 'violet umbrella' })).toHaveCount(1);
 });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { familiarityFrom, ftsQuery, retrieve, RRF_K } from '../../../core/ask/retrieve.js';
+import { familiarityFrom, ftsQuery, RERANK_CANDIDATES, retrieve, RRF_K } from '../../../core/ask/retrieve.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
@@ -82,6 +82,19 @@ describe('retrieval', () => {
     expect(r.usedMemory).toBe(true);
     expect(r.citations[0]!.text).toContain('Marmalade');
     expect(new Set(r.citations.map((c) => c.memoryRank))).toEqual(new Set([1, 2]));
+    expect(r.citations.every((c) => c.modelRank === null)).toBe(true);
+    // rerank: the model scores the first RERANK_CANDIDATES passages with their book's memory; each
+    // of them gains the third RRF term, and the order follows the fused score
+    const q = 'keeper cat cats ferry island';
+    const plain = await api.call('ask.retrieve', { question: q, top: 20 });
+    const reranked = await api.call('ask.retrieve', { question: q, top: 20, rerank: true });
+    const ranks = reranked.citations.map((c) => c.modelRank).filter((x): x is number => x !== null);
+    expect(ranks.sort((x, y) => x - y)).toEqual(Array.from({ length: Math.min(RERANK_CANDIDATES, plain.citations.length) }, (_, i) => i + 1));
+    for (const c of reranked.citations) {
+      const before = plain.citations.find((p) => p.docId === c.docId && p.start === c.start)!;
+      expect(c.score).toBeCloseTo(before.score + (c.modelRank ? 1 / (RRF_K + c.modelRank) : 0), 12);
+    }
+    expect(reranked.citations.map((c) => c.score)).toEqual([...reranked.citations.map((c) => c.score)].sort((x, y) => y - x));
     const none = await api.call('ask.retrieve', { question: 'xylophone zeppelin' });
     expect(none).toMatchObject({ notFound: true, citations: [] });
   }, 120_000);
@@ -111,6 +124,11 @@ describe('retrieval', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`[1] #${a} “Book A”, “CHAPTER 3”, line `);
     expect(r.out).toContain('Marmalade');
+    expect(r.out).toMatch(/Book A: .+ — taken from \[\d\]/); // the answer names the passage holding it
+    const reranked = await cli('ask', 'What did the keeper name his cat?', '--rerank', '--passages', '--data', data, '--model', modelFile, '--backend', 'wasm');
+    expect(reranked.code, reranked.err).toBe(0);
+    expect(reranked.out).toContain(', reranked by the model:');
+    expect(reranked.out).toContain('Marmalade');
     const onlyB = await cli('ask', 'Marmalade', '--books', String(b), '--data', data, '--model', modelFile, '--backend', 'wasm');
     expect(onlyB.out).toContain('Not found in these books');
   }, 60_000);

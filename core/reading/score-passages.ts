@@ -1,0 +1,51 @@
+// The model scores candidate passages with each book's memory loaded (runs in the model worker):
+// how much better the model predicts the question's words after reading a passage than without it,
+// both on top of the book's memory. gain(p) = NLL(question | memory) - NLL(question | memory, p),
+// in nats per token of the question: positive when the passage makes the question expected.
+import * as tf from '@tensorflow/tfjs';
+import { decodeCheckpoint } from '../../models/checkpoint/format.js';
+import { stateFromCheckpoint } from '../../models/model/io.js';
+import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
+import type { Tokenizer } from '../../models/tokenizer/index.js';
+import type { Db } from '../library/database.js';
+
+/** The book's memory as this model left it: after the whole book, else its last checkpoint (null: not read). */
+export function loadMemory(db: Db, docId: number, modelId: string): ModelState | null {
+  const row = db
+    .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
+    .get(docId, modelId) as { state: Buffer | null } | undefined;
+  return row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;
+}
+
+/** Mean surprisal (nats per token) of the question's tokens read after `context`, from `state`. */
+function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): number {
+  const before = tokenizer.encode(`${context}\nQuestion:`).ids;
+  const asked = tokenizer.encode(` ${question}`).ids;
+  const ids = Int32Array.from([...before, ...asked]);
+  const x = tf.tensor2d(ids, [1, ids.length], 'int32');
+  const r = model.forward(x, state);
+  x.dispose();
+  const V = model.config.vocabSize;
+  const lp = tf.tidy(() => tf.logSoftmax(r.logits)).dataSync() as Float32Array;
+  r.logits.dispose();
+  disposeModelState(r.state);
+  let sum = 0;
+  for (let t = before.length; t < ids.length; t++) sum -= lp[(t - 1) * V + ids[t]!]!;
+  return sum / asked.length;
+}
+
+export function scorePassages(db: Db, model: TitansModel, tokenizer: Tokenizer, modelId: string, req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): number[] {
+  const scores = new Array<number>(req.passages.length).fill(0);
+  for (const docId of new Set(req.passages.map((p) => p.docId))) {
+    const state = req.useMemory ? loadMemory(db, docId, modelId) : null;
+    try {
+      const base = questionLoss(model, tokenizer, state, '', req.question);
+      req.passages.forEach((p, i) => {
+        if (p.docId === docId) scores[i] = base - questionLoss(model, tokenizer, state, p.text, req.question);
+      });
+    } finally {
+      disposeModelState(state);
+    }
+  }
+  return scores;
+}
