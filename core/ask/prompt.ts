@@ -1,11 +1,14 @@
-// How a question is put to the model: the passages that may answer it, cut to the sentences that
-// share the most words with the question (a byte-level model reads ~2,000 tokens/s on this CPU,
-// so a short context answers fast), then "Question: ...\nAnswer:" exactly as the base model was
-// trained on its tasks (core/training/base-corpus.ts). Also the exact-match scoring of answers.
+// How a question is put to the model: "Question: ...", then the passages that may answer it, cut to
+// the sentences that share the most words with the question (a byte-level model reads ~2,000
+// tokens/s on this CPU, so a short context answers fast), then "Answer:", exactly as the model is
+// trained on its tasks (core/training/base-corpus.ts, answer-tuning.ts). The question comes first
+// because a MAC model attends only within its 64-token segment: what the answer is copied from
+// must sit right before "Answer:", and the context was chosen by the question anyway.
+// Also the exact-match scoring of answers.
 
 /** The prompt a model answers from (also how the training tasks are written). */
 export function answerPrompt(text: string, question: string): string {
-  return `${text}\nQuestion: ${question}\nAnswer:`;
+  return `Question: ${question}\n${text}\nAnswer:`;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The recipe's second stage, answer tuning: after the base stage the model reads well (held-out
 // perplexity) but has not learnt what follows "Answer:" (after a magic-number question it was as
 // likely to write a letter as a digit). Here it trains on questions put exactly as the app puts
-// them (core/ask/prompt.ts: the sentences focusContext keeps, then "Question: ...\nAnswer:"),
+// them (core/ask/prompt.ts: "Question: ...", the sentences focusContext keeps, then "Answer:"),
 // with the loss on the answer's tokens and, at a small weight, on the rest so that it keeps reading
 // well. Only training data: the base corpus's English training books as haystacks and the first
 // 90% of every bAbI task's stories; the harness's haystack books and stories are never used.

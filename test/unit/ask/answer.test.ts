@@ -25,7 +25,7 @@ describe('the prompt', () => {
     expect(focusContext([passage], q, 400)).toBe(`The magic harbor slept, quiet as ever. ${NEEDLE}`); // in document order
     // no sentence shares a word: the first ones, up to the limit
     expect(focusContext([passage], 'zzz?', 60)).toBe('The rain fell all day on the roofs of the town.');
-    expect(answerPrompt(NEEDLE, 'Q?')).toBe(`${NEEDLE}\nQuestion: Q?\nAnswer:`);
+    expect(answerPrompt(NEEDLE, 'Q?')).toBe(`Question: Q?\n${NEEDLE}\nAnswer:`);
   });
 
   it('pads a prompt so that the token written first sees a whole segment', () => {

@@ -49,8 +49,9 @@ describe('answer tuning data', () => {
     expect(stories.length).toBeGreaterThan(20);
     // stories 36..39 are the held-out 10%: none of their names appears anywhere
     for (const e of examples) for (const s of [36, 37, 38, 39]) expect(e.prompt).not.toContain(`${NAMES[s % 10]}${s} `);
-    const q = stories[0]!.prompt.match(/Question: (.*)\nAnswer:$/)![1]!;
-    expect(stories[0]!.prompt.endsWith(`\nQuestion: ${q}\nAnswer:`)).toBe(true);
+    const q = stories[0]!.prompt.match(/^Question: (.*)\n/)![1]!;
+    expect(stories[0]!.prompt.endsWith(`.\nAnswer:`)).toBe(true);
+    expect(q).toMatch(/^Where is \w+\?$/);
 
     // the same as the app's prompt for the same sample
     const sample = { text: `A long day. ${'Fred1 went to the garden.'} Then night.`, question: 'Where is Fred1?', answer: 'garden', task: 'qa1' };
@@ -59,7 +60,7 @@ describe('answer tuning data', () => {
 
   it('weights the answer 1 and the prompt less, with the prompt padded to the segment', () => {
     const tok = new ByteTokenizer();
-    const ex = { prompt: 'Fred went to the park.\nQuestion: Where is Fred?\nAnswer:', target: ' park\n', task: 'qa1' };
+    const ex = { prompt: 'Question: Where is Fred?\nFred went to the park.\nAnswer:', target: ' park\n', task: 'qa1' };
     const { ids, weights } = tokenizeExample(tok, ex, 0.1, 64);
     const text = tok.decode(Array.from(ids));
     expect(text.trimStart()).toBe(ex.prompt + ex.target);
