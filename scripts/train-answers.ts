@@ -11,28 +11,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, parseBackendName } from '../models/backend.js';
-import { decodeCheckpoint, writeCheckpointFile } from '../models/checkpoint/format.js';
-import { MODEL_FORMAT, modelFromCheckpoint, modelToCheckpoint } from '../models/model/io.js';
-import { heldOutLoss, tokenizeTexts } from '../models/model/train-lm.js';
+import { decodeCheckpoint } from '../models/checkpoint/format.js';
+import { MODEL_FORMAT, modelFromCheckpoint } from '../models/model/io.js';
 import { Rng } from '../models/train/data.js';
 import { OPTIMIZER_PREFIX, train } from '../models/train/trainer.js';
 import type { JsonValue } from '../models/checkpoint/format.js';
 import type { TitansModel } from '../models/model/model.js';
-import { buildBaseCorpus, CorpusMissingError } from '../core/training/base-corpus.js';
+import { heldOutPerLanguage, loadCorpus, recipeArgs, run, stopSignal, writeModel } from './recipe.js';
 import { answerTuningExamples, tokenizeExample } from '../core/training/answer-tuning.js';
 import { formatDuration } from '../core/cli/format.js';
-import { BASE_MODEL_FILE, BASE_MODEL_NAME } from '../core/training/default-model.js';
+import { BASE_MODEL_NAME } from '../core/training/default-model.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-};
-const num = (name: string, fallback: number) => {
-  const n = Number(opt(name, String(fallback)));
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`);
-  return n;
-};
+const { opt, num, hours } = recipeArgs(args);
 
 const corpusDir = path.resolve(opt('corpus', '../shared/data'));
 const outDir = path.resolve(opt('out', 'models/default'));
@@ -40,7 +31,6 @@ const workDir = path.join(outDir, 'work');
 const baseCheckpoint = path.join(workDir, 'base.training');
 const checkpointPath = path.join(workDir, 'answers.training');
 const steps = num('steps', 2500);
-const hours = Number(opt('hours', 'Infinity'));
 const peakLr = num('lr', 5e-4);
 const count = num('examples', 12000);
 const contextWeight = num('context-weight', 0.1);
@@ -109,16 +99,8 @@ async function main(): Promise<number> {
     console.error(`The base stage's checkpoint ${baseCheckpoint} is missing: run \`npm run train:base\` first.`);
     return 2;
   }
-  let corpus;
-  try {
-    corpus = buildBaseCorpus(corpusDir, { seed: 11 });
-  } catch (e) {
-    if (e instanceof CorpusMissingError) {
-      console.error(e.message);
-      return 2;
-    }
-    throw e;
-  }
+  const corpus = loadCorpus(corpusDir);
+  if (!corpus) return 2;
   const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : {});
   const base = decodeCheckpoint(fs.readFileSync(baseCheckpoint));
   const baseStep = (base.meta as { training?: { step?: number } } | null)?.training?.step ?? null;
@@ -138,12 +120,7 @@ async function main(): Promise<number> {
     log({ type: 'start', baseStep, answerLoss: before });
   }
 
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    console.log('\nStopping after this step; the checkpoint keeps the progress.');
-    controller.abort();
-  });
-  if (Number.isFinite(hours)) setTimeout(() => controller.abort(), hours * 3600_000).unref();
+  const signal = stopSignal(hours);
   const sampler = new ExampleSampler(examples.length, seed);
   const t0 = Date.now();
   const result = await train<Example>({
@@ -163,7 +140,7 @@ async function main(): Promise<number> {
     meta: { baseStep },
     checkpointPath,
     checkpointEvery: { seconds: 300 },
-    signal: controller.signal,
+    signal,
     onStep: (m) => {
       if (m.evalLoss !== undefined) log({ type: 'eval', step: m.step, answerLoss: m.evalLoss });
       if (m.step % 50 !== 0) return;
@@ -175,11 +152,7 @@ async function main(): Promise<number> {
   const seconds = (Date.now() - t0) / 1000;
   log({ type: 'run', fromStep: result.startStep, toStep: result.step, seconds, backend: backend.name });
   const after = answerLoss(model, heldOut);
-  const perLanguage: Record<string, { lossPerByte: number; perplexity: number }> = {};
-  for (const [lang, texts] of Object.entries(corpus.heldOut)) {
-    const loss = heldOutLoss(model, tokenizeTexts(tokenizer, texts), 512, 1, 48);
-    perLanguage[lang] = { lossPerByte: loss, perplexity: Math.exp(loss) };
-  }
+  const perLanguage = heldOutPerLanguage(model, tokenizer, corpus, 512, 1);
   const runs = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; seconds?: number; answerLoss?: number });
   const baseMetrics = JSON.parse(fs.readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as Record<string, JsonValue> & { base?: Record<string, JsonValue> };
   const baseStage = baseMetrics.base ?? baseMetrics; // the base stage's own numbers, kept once
@@ -194,19 +167,12 @@ async function main(): Promise<number> {
     heldOutAnswerLoss: { before: runs.find((r) => r.type === 'start')?.answerLoss ?? before, after },
   };
   const meta = { name: BASE_MODEL_NAME, trained: true, recipe: 'npm run train:base, then npm run train:answers', steps: (baseStep ?? 0) + result.step, heldOut: perLanguage, answerTuning: answerStage };
-  await writeCheckpointFile(path.join(outDir, BASE_MODEL_FILE), modelToCheckpoint(model, tokenizer.spec, meta as never));
-  fs.writeFileSync(path.join(outDir, 'metrics.json'), `${JSON.stringify({ ...meta, parameters: model.parameterCount, config: model.config, backend: backend.name, base: baseStage, finished: !result.aborted && result.step >= steps }, null, 2)}\n`);
   console.log(`\n${result.aborted ? 'Stopped' : 'Finished'} at step ${result.step}/${steps} (${formatDuration(seconds)} this run).`);
   console.log(`held-out answer loss: ${answerStage.heldOutAnswerLoss.before.toFixed(3)} -> ${after.toFixed(3)} nats/token`);
-  console.log('held-out   nats/byte   perplexity   (base stage)');
-  const baseHeld = (baseStage.heldOut ?? {}) as Record<string, { perplexity: number }>;
-  for (const [lang, r] of Object.entries(perLanguage)) console.log(`${lang.padEnd(10)} ${r.lossPerByte.toFixed(3).padStart(9)}   ${r.perplexity.toFixed(2).padStart(10)}   ${baseHeld[lang]?.perplexity.toFixed(2) ?? '-'}`);
-  console.log(`Model written to ${path.join(outDir, BASE_MODEL_FILE)}${result.aborted ? '; run the same command again to continue' : ''}.`);
+  const metrics = { parameters: model.parameterCount, config: model.config, backend: backend.name, base: baseStage, finished: !result.aborted && result.step >= steps };
+  await writeModel({ outDir, model, tokenizer, meta, metrics, perLanguage, before: (baseStage.heldOut ?? {}) as Record<string, { perplexity: number }>, aborted: result.aborted });
   model.dispose();
   return 0;
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

@@ -10,48 +10,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { selectBackend, parseBackendName } from '../models/backend.js';
-import { writeCheckpointFile } from '../models/checkpoint/format.js';
-import { modelToCheckpoint } from '../models/model/io.js';
 import { TitansModel } from '../models/model/model.js';
-import { heldOutLoss, tokenizeTexts, trainLanguageModel } from '../models/model/train-lm.js';
+import { trainLanguageModel } from '../models/model/train-lm.js';
 import { ByteTokenizer } from '../models/tokenizer/index.js';
 import { defaultReaderConfig } from '../core/reading/reader-model.js';
-import { buildBaseCorpus, CorpusMissingError } from '../core/training/base-corpus.js';
+import { heldOutPerLanguage, loadCorpus, recipeArgs, run, stopSignal, writeModel } from './recipe.js';
 import { formatDuration } from '../core/cli/format.js';
-import { BASE_MODEL_FILE, BASE_MODEL_NAME } from '../core/training/default-model.js';
+import { BASE_MODEL_NAME } from '../core/training/default-model.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-};
-const num = (name: string, fallback: number) => {
-  const n = Number(opt(name, String(fallback)));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-};
+const { opt, num, hours } = recipeArgs(args);
 
 const corpusDir = path.resolve(opt('corpus', '../shared/data'));
 const outDir = path.resolve(opt('out', 'models/default'));
 const workDir = path.join(outDir, 'work'); // checkpoint and log: not shipped (gitignored)
 const steps = num('steps', 6000);
-const hours = Number(opt('hours', 'Infinity'));
 const batchSize = num('batch', 1);
 const seqLen = num('seq', 512);
 const peakLr = num('lr', 2e-3);
 const seed = num('seed', 1);
 
 async function main(): Promise<number> {
-  let corpus;
-  try {
-    corpus = buildBaseCorpus(corpusDir, { seed: 11 });
-  } catch (e) {
-    if (e instanceof CorpusMissingError) {
-      console.error(e.message);
-      return 2;
-    }
-    throw e;
-  }
+  const corpus = loadCorpus(corpusDir);
+  if (!corpus) return 2;
   fs.mkdirSync(workDir, { recursive: true });
   const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : {});
   const tokenizer = new ByteTokenizer();
@@ -65,12 +46,7 @@ async function main(): Promise<number> {
   console.log(`Model: MAC d${config.dim} x${config.layers}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters, byte-level`);
   console.log(`Training text: ${Object.entries(corpus.trainBytes).map(([k, v]) => `${k} ${(v / 1e6).toFixed(1)} MB`).join(', ')}`);
 
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    console.log('\nStopping after this step; the checkpoint keeps the progress.');
-    controller.abort();
-  });
-  if (Number.isFinite(hours)) setTimeout(() => controller.abort(), hours * 3600_000).unref();
+  const signal = stopSignal(hours);
   const heldOutMix = Object.values(corpus.heldOut).map((texts) => texts.join('\n\n').slice(0, 200_000));
   const t0 = Date.now();
   const result = await trainLanguageModel({
@@ -89,7 +65,7 @@ async function main(): Promise<number> {
     seed,
     checkpointPath: path.join(workDir, 'base.training'),
     checkpointEvery: { seconds: 300 },
-    signal: controller.signal,
+    signal,
     onStep: (m) => {
       if (m.evalLoss !== undefined) log({ type: 'eval', step: m.step, loss: m.evalLoss });
       if (m.step % 50 !== 0) return;
@@ -102,11 +78,7 @@ async function main(): Promise<number> {
   log({ type: 'run', fromStep: result.startStep, toStep: result.step, seconds, backend: backend.name });
 
   // Held-out perplexity per language (nats per byte), the same windows every run.
-  const perLanguage: Record<string, { lossPerByte: number; perplexity: number }> = {};
-  for (const [lang, texts] of Object.entries(corpus.heldOut)) {
-    const loss = heldOutLoss(model, tokenizeTexts(tokenizer, texts), seqLen, batchSize, 48);
-    perLanguage[lang] = { lossPerByte: loss, perplexity: Math.exp(loss) };
-  }
+  const perLanguage = heldOutPerLanguage(model, tokenizer, corpus, seqLen, batchSize);
   const totalSeconds = secondsBefore + seconds;
   const tokens = result.step * batchSize * seqLen;
   const meta = {
@@ -119,17 +91,11 @@ async function main(): Promise<number> {
     trainBytes: corpus.trainBytes,
     heldOut: perLanguage,
   };
-  await writeCheckpointFile(path.join(outDir, BASE_MODEL_FILE), modelToCheckpoint(model, tokenizer.spec, meta as never));
-  fs.writeFileSync(path.join(outDir, 'metrics.json'), `${JSON.stringify({ ...meta, parameters: model.parameterCount, config, batchSize, seqLen, peakLr, backend: backend.name, finished: !result.aborted && result.step >= steps }, null, 2)}\n`);
   console.log(`\n${result.aborted ? 'Stopped' : 'Finished'} at step ${result.step}/${steps} (${(tokens / 1e6).toFixed(2)}M tokens, ${formatDuration(totalSeconds)} in all).`);
-  console.log('held-out   nats/byte   perplexity');
-  for (const [lang, r] of Object.entries(perLanguage)) console.log(`${lang.padEnd(10)} ${r.lossPerByte.toFixed(3).padStart(9)}   ${r.perplexity.toFixed(2).padStart(10)}`);
-  console.log(`Model written to ${path.join(outDir, BASE_MODEL_FILE)}${result.aborted ? '; run the same command again to continue' : ''}.`);
+  const metrics = { parameters: model.parameterCount, config, batchSize, seqLen, peakLr, backend: backend.name, finished: !result.aborted && result.step >= steps };
+  await writeModel({ outDir, model, tokenizer, meta, metrics, perLanguage, aborted: result.aborted });
   model.dispose();
   return 0;
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);
