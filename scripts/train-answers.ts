@@ -7,7 +7,7 @@
 // stop it and the same command continues. Every run ends by writing the model, its held-out
 // perplexity per language (what tuning cost the reading) and its held-out answer loss.
 //
-// Options: --out DIR (models/default) --steps N (2000) --hours H --lr X (1e-3) --examples N (12000)
+// Options: --out DIR (models/default) --steps N (2400) --hours H --lr X (1e-3) --examples N (12000)
 //          --context-weight W (0.1) --replay-every N (2; 0: never) --replay-seq T (256) --seed S (1)
 //          --backend NAME
 import fs from 'node:fs';
@@ -34,7 +34,7 @@ const outDir = path.resolve(opt('out', 'models/default'));
 const workDir = path.join(outDir, 'work');
 const baseCheckpoint = path.join(workDir, 'base.training');
 const checkpointPath = path.join(workDir, 'answers.training');
-const steps = num('steps', 2000);
+const steps = num('steps', 2400);
 const peakLr = num('lr', 1e-3);
 const count = num('examples', 12000);
 const contextWeight = num('context-weight', 0.1);
