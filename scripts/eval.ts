@@ -64,7 +64,7 @@ async function main(): Promise<void> {
         return babilongSamples({ task: qa, stories: splitStories(parseBabi(need(`babi/en-10k/${file}`))).heldOut, lengths, perLength: n, book, seed: seed + i });
       });
   } else {
-    console.error('Usage: npm run eval -- sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5]');
+    console.error('Usage: npm run eval -- sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
     process.exit(2);
   }
 
