@@ -16,9 +16,10 @@ export function recipeArgs(args: string[]) {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
   };
-  const num = (name: string, fallback: number) => {
+  /** a number of at least `min` (most options must be positive; a few may be 0) */
+  const num = (name: string, fallback: number, min = Number.MIN_VALUE) => {
     const n = Number(opt(name, String(fallback)));
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number of at least ${min === Number.MIN_VALUE ? 'more than 0' : min}`);
     return n;
   };
   return { opt, num, hours: Number(opt('hours', 'Infinity')) };

@@ -37,13 +37,13 @@ const checkpointPath = path.join(workDir, 'answers.training');
 const steps = num('steps', 2400);
 const peakLr = num('lr', 1e-3);
 const count = num('examples', 12000);
-const contextWeight = num('context-weight', 0.1);
-const replayEvery = num('replay-every', 2);
+const contextWeight = num('context-weight', 0.1, 0);
+const replayEvery = num('replay-every', 2, 0);
 const replaySeq = num('replay-seq', 256);
-const seed = num('seed', 1);
+const seed = num('seed', 1, 0);
 const HELD_OUT = 200; // examples kept aside to measure the answer loss
 
-type Example = { ids: Int32Array; weights: Float32Array };
+type Example = { ids: Int32Array; weights: Float32Array; answerFrom: number };
 /** a step's batch: one answer example, or a window of the base corpus (replay) */
 type Batch = { answer: Example } | { window: tf.Tensor2D };
 
@@ -92,7 +92,7 @@ function answerLoss(model: TitansModel, examples: Example[]): number {
   let sum = 0;
   let n = 0;
   for (const ex of examples) {
-    const answerOnly = { ids: ex.ids, weights: ex.weights.map((w) => (w === 1 ? 1 : 0)) };
+    const answerOnly = { ...ex, weights: ex.weights.map((_, t) => (t >= ex.answerFrom ? 1 : 0)) };
     const l = weightedLoss(model, answerOnly);
     const k = answerOnly.weights.reduce((a, b) => a + b, 0);
     sum += l.dataSync()[0]! * k;

@@ -26,7 +26,7 @@ function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelStat
   const r = model.forward(x, state);
   x.dispose();
   const V = model.config.vocabSize;
-  const lp = tf.tidy(() => tf.logSoftmax(r.logits)).dataSync() as Float32Array;
+  const lp = tf.tidy(() => tf.logSoftmax(r.logits).dataSync() as Float32Array);
   r.logits.dispose();
   disposeModelState(r.state);
   let sum = 0;

@@ -25,17 +25,18 @@ export function answerExample(s: Pick<Sample, 'text' | 'question' | 'answer' | '
   return { prompt: answerPrompt(focusContext([s.text], s.question), s.question), target: ` ${s.answer}\n`, task: s.task };
 }
 
-/** Token ids and per-target weights: 1 on the answer's tokens, `contextWeight` on the prompt's;
- * the prompt padded as the app pads it (segmentPadding, read from the start). */
-export function tokenizeExample(tokenizer: Tokenizer, ex: AnswerExample, contextWeight: number, segment: number | null): { ids: Int32Array; weights: Float32Array } {
+/** Token ids and per-target weights: 1 on the answer's tokens (targets from answerFrom on),
+ * `contextWeight` on the prompt's; the prompt padded as the app pads it (segmentPadding, read from the start). */
+export function tokenizeExample(tokenizer: Tokenizer, ex: AnswerExample, contextWeight: number, segment: number | null): { ids: Int32Array; weights: Float32Array; answerFrom: number } {
   const text = tokenizer.encode(ex.prompt).ids;
   const prompt = [...Array.from({ length: segmentPadding(0, text.length, segment) }, () => tokenizer.encode(' ').ids[0]!), ...text];
   const target = tokenizer.encode(ex.target).ids;
   const ids = Int32Array.from([...prompt, ...target]);
   // weights[t] belongs to predicting ids[t + 1] from ids[0..t]
   const weights = new Float32Array(ids.length - 1).fill(contextWeight);
-  weights.fill(1, prompt.length - 1);
-  return { ids, weights };
+  const answerFrom = prompt.length - 1;
+  weights.fill(1, answerFrom);
+  return { ids, weights, answerFrom };
 }
 
 /** Needle and bAbI examples built from training text only (see the header), in a seeded order. */

@@ -42,7 +42,9 @@ describe('passage scores', () => {
       { docId: 1, text: '' },
       { docId: 2, text: 'Rain fell on the harbour all night long.' },
     ];
+    const tensors = tf.memory().numTensors;
     const scores = scorePassages(null as unknown as Db, model, tok, 'm', { question, passages, useMemory: false });
+    expect(tf.memory().numTensors).toBe(tensors); // nothing left behind in the long-lived worker
     expect(scores).toHaveLength(3);
     expect(scores[1]).toBeCloseTo(0, 6);
     const base = stepwise(model, tok, '\nQuestion:', ` ${question}`);

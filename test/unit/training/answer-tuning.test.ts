@@ -61,10 +61,11 @@ describe('answer tuning data', () => {
   it('weights the answer 1 and the prompt less, with the prompt padded to the segment', () => {
     const tok = new ByteTokenizer();
     const ex = { prompt: 'Question: Where is Fred?\nFred went to the park.\nAnswer:', target: ' park\n', task: 'qa1' };
-    const { ids, weights } = tokenizeExample(tok, ex, 0.1, 64);
+    const { ids, weights, answerFrom } = tokenizeExample(tok, ex, 0.1, 64);
     const text = tok.decode(Array.from(ids));
     expect(text.trimStart()).toBe(ex.prompt + ex.target);
     const promptEnd = text.length - ex.target.length; // index of the answer's first token
+    expect(answerFrom).toBe(promptEnd - 1);
     expect((promptEnd - 1) % 64).toBe(62);
     expect(weights).toHaveLength(ids.length - 1);
     expect(Array.from(weights.slice(promptEnd - 1))).toEqual(Array(ex.target.length).fill(1));
