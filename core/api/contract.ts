@@ -236,6 +236,12 @@ export const BookAnswer = z.object({
 });
 export type BookAnswer = z.infer<typeof BookAnswer>;
 
+/** The passages (indexes into the citations) whose text holds the answer; all it was given when none does. */
+export function answerSources(answer: Pick<BookAnswer, 'text' | 'citations'>, citations: Array<Pick<Citation, 'text'>>): number[] {
+  const holding = answer.citations.filter((i) => answer.text !== '' && citations[i]?.text.includes(answer.text));
+  return holding.length > 0 ? holding : answer.citations;
+}
+
 export const HistoryEntry = z.object({
   id,
   question: z.string(),

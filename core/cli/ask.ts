@@ -3,6 +3,7 @@
 // place (book, page or location, chapter, line, character offsets). --passages: passages only;
 // --rerank: the model also scores the best passages with their book's memory loaded.
 import type { ApiClient } from '../api/client.js';
+import { answerSources } from '../api/contract.js';
 import type { Out } from './reading.js';
 
 export async function ask(api: ApiClient, q: { question: string; ids: number[] | undefined; top: number; answer: boolean; rerank: boolean }, out: Out): Promise<number> {
@@ -24,15 +25,10 @@ export async function ask(api: ApiClient, q: { question: string; ids: number[] |
     out('Not found in these books: no passage shares a word with the question.');
     return 0;
   }
-  // the passages that hold the answer's text (else all it was given)
-  const holding = (a: (typeof r.answers)[number]) => {
-    const with_ = a.citations.filter((i) => a.text !== '' && r.citations[i]?.text.includes(a.text));
-    return with_.length > 0 ? with_ : a.citations;
-  };
   if (answer) {
     const why = 'answerError' in r && r.answerError ? `the model could not answer: ${r.answerError}` : 'the model wrote none; see the passages';
     out(`Answer: ${r.merged ?? `(${why})`}`);
-    for (const a of r.answers) out(`  ${a.title}: ${a.text || '(nothing)'} — ${a.supported ? `${a.decoding === 'copy' ? 'taken from' : 'supported by'} [${holding(a).map((i) => i + 1).join('], [')}]` : 'not found in its passages: check them'}${a.usedMemory ? '' : ' (book not read into memory yet)'}`);
+    for (const a of r.answers) out(`  ${a.title}: ${a.text || '(nothing)'} — ${a.supported ? `${a.decoding === 'copy' ? 'taken from' : 'supported by'} [${answerSources(a, r.citations).map((i) => i + 1).join('], [')}]` : 'not found in its passages: check them'}${a.usedMemory ? '' : ' (book not read into memory yet)'}`);
     out('');
   }
   out(`The passages that best answer “${question}”${r.usedMemory ? " (text match fused with the books' memories)" : ' (text match; no book has been read into memory)'}${rerank ? ', reranked by the model' : ''}:`);
