@@ -15,6 +15,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, parseBackendName } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
+import { attentionSegment } from '../models/model/config.js';
 import { MODEL_FORMAT, modelFromCheckpoint } from '../models/model/io.js';
 import { Rng, WindowSampler } from '../models/train/data.js';
 import { tokenizeTexts } from '../models/model/train-lm.js';
@@ -115,7 +116,7 @@ async function main(): Promise<number> {
   // the training checkpoint's parameters, without its optimizer state, are the base model
   const { model, tokenizer } = modelFromCheckpoint({ ...base, kind: 'model', meta: { format: MODEL_FORMAT }, tensors: base.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)) });
   const englishBooks = corpus.train.filter((t) => t.lang === 'en').map((t) => t.text).join('\n\n');
-  const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, model.config.arch === 'mac' ? model.config.segment : null));
+  const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, attentionSegment(model.config)));
   const heldOut = all.slice(0, HELD_OUT);
   const examples = all.slice(HELD_OUT);
   const logFile = path.join(workDir, 'answers-log.jsonl');

@@ -21,6 +21,11 @@ export function segmentPadding(pos: number, length: number, segment: number | nu
   return (((segment - 2 - ((pos + length - 1) % segment)) % segment) + segment) % segment;
 }
 
+/** The prompt's token ids read from `pos`, after the spaces segmentPadding asks for. */
+export function padToSegment(ids: ArrayLike<number>, pos: number, segment: number | null, space: number): number[] {
+  return [...new Array<number>(segmentPadding(pos, ids.length, segment)).fill(space), ...Array.from(ids)];
+}
+
 const STOP = new Set('a an the is are was were be been of in on at to for from by with and or not no what which who whom whose where when why how does did do is it its this that these those there here mentioned provided text'.split(' '));
 
 export function words(s: string): string[] {

@@ -5,7 +5,8 @@
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
-import { answerPrompt, segmentPadding } from '../ask/prompt.js';
+import { attentionSegment } from '../../models/model/config.js';
+import { answerPrompt, padToSegment } from '../ask/prompt.js';
 import { answerSpans, PrefixTree } from '../ask/spans.js';
 import type { Db } from '../library/database.js';
 import { loadMemory } from './score-passages.js';
@@ -30,9 +31,7 @@ export async function answerFromBook(
   const state = req.useMemory ? loadMemory(db, req.docId, modelId) : null;
   const newline = tokenizer.encode('\n').ids[0];
   const eos = tokenizer.special('<eos>');
-  const asked = tokenizer.encode(answerPrompt(req.context, req.question)).ids;
-  const pad = segmentPadding(state?.pos ?? 0, asked.length, model.config.arch === 'mac' ? model.config.segment : null);
-  const prompt = [...Array.from({ length: pad }, () => tokenizer.encode(' ').ids[0]!), ...asked];
+  const prompt = padToSegment(tokenizer.encode(answerPrompt(req.context, req.question)).ids, state?.pos ?? 0, attentionSegment(model.config), tokenizer.encode(' ').ids[0]!);
   const out: number[] = [];
   let sent = '';
   let firstTokenMs: number | null = null;

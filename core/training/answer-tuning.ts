@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomSource } from '../../models/util/random.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { babilongSamples, parseBabi, sniahSamples, splitStories, type Sample } from '../ask/eval.js';
-import { answerPrompt, focusContext, segmentPadding } from '../ask/prompt.js';
+import { answerPrompt, focusContext, padToSegment } from '../ask/prompt.js';
 
 export interface AnswerExample {
   /** what the model reads, as the app writes it */
@@ -28,8 +28,7 @@ export function answerExample(s: Pick<Sample, 'text' | 'question' | 'answer' | '
 /** Token ids and per-target weights: 1 on the answer's tokens (targets from answerFrom on),
  * `contextWeight` on the prompt's; the prompt padded as the app pads it (segmentPadding, read from the start). */
 export function tokenizeExample(tokenizer: Tokenizer, ex: AnswerExample, contextWeight: number, segment: number | null): { ids: Int32Array; weights: Float32Array; answerFrom: number } {
-  const text = tokenizer.encode(ex.prompt).ids;
-  const prompt = [...Array.from({ length: segmentPadding(0, text.length, segment) }, () => tokenizer.encode(' ').ids[0]!), ...text];
+  const prompt = padToSegment(tokenizer.encode(ex.prompt).ids, 0, segment, tokenizer.encode(' ').ids[0]!);
   const target = tokenizer.encode(ex.target).ids;
   const ids = Int32Array.from([...prompt, ...target]);
   // weights[t] belongs to predicting ids[t + 1] from ids[0..t]

@@ -79,6 +79,11 @@ export function memoryConfigOf(c: ModelConfig): NeuralMemoryConfig {
   return { ...c.memory, dim: c.dim };
 }
 
+/** The span attention runs within: a MAC segment (null for the other architectures). */
+export function attentionSegment(c: ModelConfig): number | null {
+  return c.arch === 'mac' ? c.segment : null;
+}
+
 export function hasMemory(c: ModelConfig, layer: number): boolean {
   if (c.arch === 'lmm') return true; // the memory is the token mixer
   return c.useMemory && (c.memoryLayers === null || c.memoryLayers.includes(layer));
