@@ -21,7 +21,7 @@ import { Rng, WindowSampler } from '../models/train/data.js';
 import { tokenizeTexts } from '../models/model/train-lm.js';
 import { OPTIMIZER_PREFIX, train } from '../models/train/trainer.js';
 import type { JsonValue } from '../models/checkpoint/format.js';
-import type { TitansModel } from '../models/model/model.js';
+import { crossEntropy, type TitansModel } from '../models/model/model.js';
 import { heldOutPerLanguage, loadCorpus, recipeArgs, run, stopSignal, writeModel } from './recipe.js';
 import { answerTuningExamples, tokenizeExample } from '../core/training/answer-tuning.js';
 import { formatDuration } from '../core/cli/format.js';
@@ -81,10 +81,7 @@ function weightedLoss(model: TitansModel, ex: Example): tf.Scalar {
     const inputs = tf.tensor2d(ex.ids.subarray(0, T), [1, T], 'int32');
     const targets = tf.tensor1d(ex.ids.subarray(1), 'int32');
     const { h } = model.hidden(inputs, null, null);
-    const logp = tf.logSoftmax(tf.reshape(model.logits(h), [T, model.config.vocabSize]));
-    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(targets, model.config.vocabSize)), 1));
-    const w = tf.tensor1d(ex.weights);
-    return tf.div(tf.sum(tf.mul(nll, w)), tf.sum(w)) as tf.Scalar;
+    return crossEntropy(model.logits(h), targets, model.config.vocabSize, tf.tensor1d(ex.weights));
   });
 }
 

@@ -119,11 +119,13 @@ export class TitansModel {
   }
 }
 
-/** mean over rows of -log softmax(logits)[target], with a one-hot product (gather has no wasm gradient) */
-export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor1D, V: number): tf.Scalar {
+/** mean over rows of -log softmax(logits)[target] (the weighted mean when each row has a weight),
+ * with a one-hot product (gather has no wasm gradient) */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor1D, V: number, weights?: tf.Tensor1D): tf.Scalar {
   const flat = tf.reshape(logits, [-1, V]);
   const logp = tf.logSoftmax(flat);
-  return tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(targets, V)), 1))) as tf.Scalar;
+  const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(targets, V)), 1));
+  return (weights ? tf.div(tf.sum(tf.mul(nll, weights)), tf.sum(weights)) : tf.mean(nll)) as tf.Scalar;
 }
 
 export { disposeModelState };

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig, type Architecture } from '../../../models/model/config.js';
-import { disposeModelState, TitansModel } from '../../../models/model/model.js';
+import { crossEntropy, disposeModelState, TitansModel } from '../../../models/model/model.js';
 import { compare, useBackend } from './helpers.js';
 
 beforeAll(async () => {
@@ -132,5 +132,16 @@ describe('model', () => {
     expect(tf.memory().numTensors).toBe(before);
     disposeModelState(state);
     model.dispose();
+  });
+});
+
+describe('cross-entropy', () => {
+  it('is the mean of the rows, or their weighted mean', () => {
+    const logits = tf.tensor2d([[2, 0, -1], [0, 1, 0], [-1, 0, 3]]);
+    const targets = tf.tensor1d([0, 2, 2], 'int32');
+    const lp = tf.logSoftmax(logits).arraySync() as number[][];
+    const nll = [-lp[0]![0]!, -lp[1]![2]!, -lp[2]![2]!];
+    expect(crossEntropy(logits, targets, 3).dataSync()[0]).toBeCloseTo((nll[0]! + nll[1]! + nll[2]!) / 3, 5);
+    expect(crossEntropy(logits, targets, 3, tf.tensor1d([1, 0.1, 0])).dataSync()[0]).toBeCloseTo((nll[0]! + 0.1 * nll[1]!) / 1.1, 5);
   });
 });
