@@ -9,7 +9,7 @@ import { attentionSegment } from '../../models/model/config.js';
 import { answerPrompt, padToSegment } from '../ask/prompt.js';
 import { answerSpans, PrefixTree } from '../ask/spans.js';
 import type { Db } from '../library/database.js';
-import { loadMemory } from './score-passages.js';
+import { loadMemory } from './book-memory.js';
 
 export interface BookAnswer {
   text: string;

@@ -2,15 +2,14 @@
 // document's memory. For each: the memory's own loss on the cue per layer (low: the memory knows
 // it), the model's surprisal of the cue, and what the model writes after it (greedy).
 import * as tf from '@tensorflow/tfjs';
-import { decodeCheckpoint } from '../../models/checkpoint/format.js';
 import { hasMemory } from '../../models/model/config.js';
 import { generate } from '../../models/model/generate.js';
-import { stateFromCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import type { RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { memoryFromBytes } from './book-memory.js';
 
 interface Source {
   docId: number | null;
@@ -35,7 +34,7 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
   const layers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
   const rows: RecallResult['rows'] = [];
   for (const src of sources) {
-    const state = src.state ? stateFromCheckpoint(decodeCheckpoint(src.state)) : null;
+    const state = memoryFromBytes(src.state);
     try {
       const { lmLoss, memLoss } = scoreCue(model, tokenizer, state, ids, layers);
       let text = '';

@@ -3,19 +3,10 @@
 // both on top of the book's memory. gain(p) = NLL(question | memory) - NLL(question | memory, p),
 // in nats per token of the question: positive when the passage makes the question expected.
 import * as tf from '@tensorflow/tfjs';
-import { decodeCheckpoint } from '../../models/checkpoint/format.js';
-import { stateFromCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import type { Db } from '../library/database.js';
-
-/** The book's memory as this model left it: after the whole book, else its last checkpoint (null: not read). */
-export function loadMemory(db: Db, docId: number, modelId: string): ModelState | null {
-  const row = db
-    .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
-    .get(docId, modelId) as { state: Buffer | null } | undefined;
-  return row?.state ? stateFromCheckpoint(decodeCheckpoint(row.state)) : null;
-}
+import { loadMemory } from './book-memory.js';
 
 /** Mean surprisal (nats per token) of the question's tokens read after `context`, from `state`. */
 function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): number {
