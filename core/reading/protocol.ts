@@ -55,7 +55,8 @@ export const FromWorker = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('failed'), docId: z.number().int(), error: ErrorShape }),
   z.object({ type: z.literal('recalled'), requestId: z.number().int(), result: RecallResult }),
-  z.object({ type: z.literal('recallFailed'), requestId: z.number().int(), error: ErrorShape }),
+  /** a recall, answer or passage score failed */
+  z.object({ type: z.literal('requestFailed'), requestId: z.number().int(), error: ErrorShape }),
   z.object({ type: z.literal('answerText'), requestId: z.number().int(), text: z.string() }),
   z.object({ type: z.literal('passagesScored'), requestId: z.number().int(), scores: z.array(z.number()) }),
   z.object({ type: z.literal('answered'), requestId: z.number().int(), text: z.string(), usedMemory: z.boolean(), firstTokenMs: z.number().nullable(), ms: z.number() }),

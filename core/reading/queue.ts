@@ -223,7 +223,7 @@ export class ReadingQueue {
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
         else if (m.type === 'answerText') this.pending.get(m.requestId)?.onText?.(m.text);
-        else if (m.type === 'recalled' || m.type === 'recallFailed' || m.type === 'answered' || m.type === 'passagesScored') {
+        else if (m.type === 'recalled' || m.type === 'requestFailed' || m.type === 'answered' || m.type === 'passagesScored') {
           const pending = this.pending.get(m.requestId);
           this.pending.delete(m.requestId);
           if (m.type === 'recalled') pending?.resolve(m.result as never);

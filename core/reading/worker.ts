@@ -62,18 +62,18 @@ async function main(): Promise<void> {
       const { requestId, cue, docIds, next: tokens } = m.data;
       recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, tokens)
         .then((result) => send({ type: 'recalled', requestId, result }))
-        .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() })); // also a result that fails validation
+        .catch((e: unknown) => send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() })); // also a result that fails validation
     } else if (m.data.type === 'answer') {
       const { requestId, ...req } = m.data;
       answerFromBook(db, reader.model, reader.tokenizer, reader.info.id, req, (text) => send({ type: 'answerText', requestId, text }))
         .then((r) => send({ type: 'answered', requestId, ...r }))
-        .catch((e: unknown) => send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() }));
+        .catch((e: unknown) => send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() }));
     } else if (m.data.type === 'scorePassages') {
       const { requestId, ...req } = m.data;
       try {
         send({ type: 'passagesScored', requestId, scores: scorePassages(db, reader.model, reader.tokenizer, reader.info.id, req) });
       } catch (e) {
-        send({ type: 'recallFailed', requestId, error: ApiError.from(e).toJSON() });
+        send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() });
       }
     } else {
       queue.push(m.data.docId);
