@@ -116,10 +116,11 @@ async function main(): Promise<number> {
   const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, attentionSegment(model.config)));
   const heldOut = all.slice(0, HELD_OUT);
   const examples = all.slice(HELD_OUT);
+  const meanTokens = examples.reduce((n, e) => n + e.ids.length, 0) / examples.length;
   const logFile = path.join(workDir, 'answers-log.jsonl');
   const log = (rec: object) => fs.appendFileSync(logFile, `${JSON.stringify(rec)}\n`);
   const resumed = fs.existsSync(checkpointPath);
-  console.log(`Backend: ${backend.name}; from the base stage at step ${baseStep}; ${examples.length} examples (mean ${Math.round(examples.reduce((n, e) => n + e.ids.length, 0) / examples.length)} tokens), ${heldOut.length} held out`);
+  console.log(`Backend: ${backend.name}; from the base stage at step ${baseStep}; ${examples.length} examples (mean ${Math.round(meanTokens)} tokens), ${heldOut.length} held out`);
   const before = resumed ? NaN : answerLoss(model, heldOut);
   if (!resumed) {
     console.log(`held-out answer loss before: ${before.toFixed(3)} nats/token`);
@@ -168,7 +169,7 @@ async function main(): Promise<number> {
   const answerStage = {
     recipe: 'npm run train:answers',
     steps: result.step,
-    trainingTokens: Math.round((answerSteps * examples.reduce((n, e) => n + e.ids.length, 0)) / examples.length + (result.step - answerSteps) * replaySeq),
+    trainingTokens: Math.round(answerSteps * meanTokens + (result.step - answerSteps) * replaySeq),
     trainingSeconds: Math.round(runs.filter((r) => r.type === 'run').reduce((s, r) => s + (r.seconds ?? 0), 0)),
     examples: examples.length,
     contextWeight,
