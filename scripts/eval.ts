@@ -1,4 +1,6 @@
 // `npm run eval -- <task>`: the evaluation harness. Prints a table and writes JSON.
+//   perplexity FILE...  bits/byte with and without the memory, by decile, beside gzip and brotli
+//              (scripts/eval-perplexity.ts)
 //   sniah      RULER-style single needle (keys from the RULER word lists) in noise or book text
 //   babilong   bAbI qa1-qa5 facts hidden in book text, by length
 // Options: --data DIR (default ../shared/data)  --lengths 2000,4000,8000,16000  --n 20 (per length)
@@ -18,6 +20,7 @@ import { evaluationHaystackBooks } from '../core/training/base-corpus.js';
 import { babilongSamples, evaluateRetrieval, parseBabi, splitStories, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
 import { openDatabase } from '../core/library/database.js';
 import { evaluateAnswers, summarizeAnswers } from '../core/ask/eval-answers.js';
+import { evalPerplexity } from './eval-perplexity.js';
 
 const argv = process.argv.slice(2);
 const task = argv[0];
@@ -45,6 +48,7 @@ function books(): string {
 }
 
 async function main(): Promise<void> {
+  if (task === 'perplexity') process.exit(await evalPerplexity(argv.slice(1)));
   let samples: Sample[];
   if (task === 'sniah') {
     const words = (f: string) => need(`ruler/${f}`).split('\n').map((w) => w.trim()).filter(Boolean);
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
         return babilongSamples({ task: qa, stories: splitStories(parseBabi(need(`babi/en-10k/${file}`))).heldOut, lengths, perLength: n, book, seed: seed + i });
       });
   } else {
-    console.error('Usage: npm run eval -- sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
+    console.error('Usage: npm run eval -- perplexity FILE... [--model F] | sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
     process.exit(2);
   }
 
