@@ -26,8 +26,8 @@ function run(script) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-// the shipped default model, if it is not installed yet (it says what it did)
-spawnSync(process.execPath, [path.join(root, 'scripts', 'install-default-model.mjs'), '--no-fetch'], { cwd: root, stdio: 'inherit' });
+// the default model in models/default/, checked against its sha256 pin (it says what it found)
+spawnSync(process.execPath, [path.join(root, 'scripts', 'verify-default-model.mjs'), '--never-fail'], { cwd: root, stdio: 'inherit' });
 
 const forceBrowser = args.includes('--browser');
 const { binary, why } = forceBrowser ? { binary: null, why: 'you asked for the browser host (--browser).' } : electronBinary();
