@@ -1,6 +1,7 @@
 // `npm run eval -- <task>`: the evaluation harness. Prints a table and writes JSON.
 //   perplexity FILE...  bits/byte with and without the memory, by decile, beside gzip and brotli
 //              (scripts/eval-perplexity.ts)
+//   sniah-memory  S-NIAH with the model alone, the needle k segments back (scripts/eval-sniah-memory.ts)
 //   sniah      RULER-style single needle (keys from the RULER word lists) in noise or book text
 //   babilong   bAbI qa1-qa5 facts hidden in book text, by length
 // Options: --data DIR (default ../shared/data)  --lengths 2000,4000,8000,16000  --n 20 (per length)
@@ -21,6 +22,7 @@ import { babilongSamples, evaluateRetrieval, parseBabi, splitStories, sniahSampl
 import { openDatabase } from '../core/library/database.js';
 import { evaluateAnswers, summarizeAnswers } from '../core/ask/eval-answers.js';
 import { evalPerplexity } from './eval-perplexity.js';
+import { evalSniahMemory } from './eval-sniah-memory.js';
 
 const argv = process.argv.slice(2);
 const task = argv[0];
@@ -49,6 +51,7 @@ function books(): string {
 
 async function main(): Promise<void> {
   if (task === 'perplexity') process.exit(await evalPerplexity(argv.slice(1)));
+  if (task === 'sniah-memory') process.exit(await evalSniahMemory(argv.slice(1), dataDir));
   let samples: Sample[];
   if (task === 'sniah') {
     const words = (f: string) => need(`ruler/${f}`).split('\n').map((w) => w.trim()).filter(Boolean);
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
         return babilongSamples({ task: qa, stories: splitStories(parseBabi(need(`babi/en-10k/${file}`))).heldOut, lengths, perLength: n, book, seed: seed + i });
       });
   } else {
-    console.error('Usage: npm run eval -- perplexity FILE... [--model F] | sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
+    console.error('Usage: npm run eval -- perplexity FILE... [--model F] | sniah-memory [--ks 0,1,2,4] | sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
     process.exit(2);
   }
 
