@@ -26,8 +26,22 @@ async function main(): Promise<void> {
   }
   const dataDir = resolveDataDir(dataDirFromArgs(argv));
   const modelFile = argValue(argv, '--model');
+  const portArg = argValue(argv, '--port') ?? process.env.TITANS_READER_PORT ?? '0';
+  const port = Number(portArg);
+  if (!/^\d+$/.test(portArg) || port > 65535) {
+    console.error(`The port must be a number from 0 to 65535 (0: any free port), not ${JSON.stringify(portArg)}.`);
+    process.exit(1);
+  }
+  // A promise that fails with nobody listening (a bug in some handler) is reported once per
+  // message; it must not take the host, and with it the reading and the library, down.
+  const reported = new Set<string>();
+  process.on('unhandledRejection', (e: unknown) => {
+    const key = e instanceof Error ? e.message : String(e);
+    if (reported.has(key) || reported.size > 100) return;
+    reported.add(key);
+    console.error('Titans Reader host: an operation failed and nobody was waiting for it (the host keeps running):', e);
+  });
   const core = createCore({ dataDir, transport: 'websocket', reading: { autoRead: !argv.includes('--no-auto-read'), ...(modelFile ? { modelFile } : {}) } });
-  const port = Number(argValue(argv, '--port') ?? process.env.TITANS_READER_PORT ?? 0);
   const host = await startHost({ api: core.server, rendererDir, port });
   console.log(`Library: ${core.info.databasePath}`);
   console.log(`Titans Reader is running in your browser at: ${host.url}`);

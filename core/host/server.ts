@@ -1,11 +1,16 @@
 // The browser host: the core's API over a WebSocket on 127.0.0.1, and the renderer as static files.
 // It is how the app runs without Electron and how Playwright tests the real UI.
+//
+// Hostile input must not crash it: any web page that finds the port can send requests (an <img>
+// tag is enough). So every handler is wrapped, request targets are parsed defensively, the Host
+// header must name this host (DNS rebinding), and bad requests are logged once per kind.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiServer } from '../api/server.js';
 import type { WireEvent } from '../api/wire.js';
-import { contentSecurityPolicy, newToken, originAllowed, tokensEqual } from './security.js';
+import { contentSecurityPolicy, hostAllowed, newToken, originAllowed, parseTarget, RefusalLog, tokensEqual } from './security.js';
 import { serveStatic } from './static-files.js';
 
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -15,6 +20,8 @@ export interface HostOptions {
   rendererDir: string;
   port?: number; // 0 or absent: a free port
   token?: string;
+  /** Where refusals and handler failures are reported (once per kind); console.warn by default. */
+  log?: (line: string) => void;
 }
 
 export interface RunningHost {
@@ -26,6 +33,7 @@ export interface RunningHost {
 
 export async function startHost(opts: HostOptions): Promise<RunningHost> {
   const token = opts.token ?? newToken();
+  const refusals = new RefusalLog(opts.log);
   let port = 0;
   const securityHeaders = () => ({
     'Content-Security-Policy': contentSecurityPolicy(port),
@@ -33,26 +41,108 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     'Referrer-Policy': 'no-referrer',
     'Cross-Origin-Opener-Policy': 'same-origin',
   });
+  const internal = (where: string, e: unknown) => refusals.fail(`internal error in ${where}`, e);
 
-  const server = http.createServer((req, res) => serveStatic(opts.rendererDir, req, res, securityHeaders()));
+  const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const target = parseTarget(req.url);
+    if (!target.ok) {
+      refusals.note(target.kind, withoutQuery(req.url));
+      res.writeHead(400, { ...securityHeaders(), 'Content-Type': 'text/plain', Connection: 'close' }).end('Bad request');
+      return;
+    }
+    if (!hostAllowed(req.headers.host, port)) {
+      refusals.note('wrong Host header', req.headers.host ?? '(none)');
+      res.writeHead(421, { ...securityHeaders(), 'Content-Type': 'text/plain', Connection: 'close' }).end('Misdirected request: this host answers only to 127.0.0.1 and localhost.');
+      return;
+    }
+    serveStatic(opts.rendererDir, target.path, req, res, securityHeaders(), (e) => internal('a static file', e));
+  };
+
+  const server = http.createServer((req, res) => {
+    try {
+      handleRequest(req, res);
+    } catch (e) {
+      internal('a request', e);
+      try {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Internal error');
+        else res.destroy();
+      } catch {
+        res.destroy();
+      }
+    }
+  });
+  // The parser's refusals (raw NUL or other bytes it rejects, headers over the size limit, timeouts).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? 'unknown';
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') refusals.note(`unparseable request (${code})`);
+    const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (!socket.writable || busy || code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  });
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const handleUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: string) => {
-      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     };
-    if (url.pathname !== '/api') return refuse('404 Not Found');
-    if (!originAllowed(req.headers.origin, port)) return refuse('403 Forbidden');
-    if (!tokensEqual(url.searchParams.get('token'), token)) return refuse('401 Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => serveClient(ws, opts.api));
+    const target = parseTarget(req.url);
+    if (!target.ok) {
+      refusals.note(`${target.kind} (WebSocket)`, withoutQuery(req.url));
+      return refuse('400 Bad Request');
+    }
+    if (!hostAllowed(req.headers.host, port)) {
+      refusals.note('wrong Host header (WebSocket)', req.headers.host ?? '(none)');
+      return refuse('421 Misdirected Request');
+    }
+    if (target.pathname !== '/api') return refuse('404 Not Found');
+    if (!originAllowed(req.headers.origin, port)) {
+      refusals.note('WebSocket from another origin', req.headers.origin);
+      return refuse('403 Forbidden');
+    }
+    if (!tokensEqual(target.searchParams.get('token'), token)) {
+      refusals.note('WebSocket without the right token');
+      return refuse('401 Unauthorized');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        serveClient(ws, opts.api, (e) => internal('a WebSocket message', e));
+      } catch (e) {
+        internal('a WebSocket connection', e);
+        ws.close(1011, 'Internal error');
+      }
+    });
+  };
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The HTTP server no longer watches an upgraded socket; an error on it must not go unhandled.
+    socket.on('error', () => socket.destroy());
+    try {
+      handleUpgrade(req, socket, head);
+    } catch (e) {
+      internal('a WebSocket upgrade', e);
+      try {
+        if (socket.writable) socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      } finally {
+        socket.destroy();
+      }
+    }
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // After listening, an error (say EMFILE on accept) is reported, not thrown.
+  server.on('error', (e) => internal('the server', e));
   port = (server.address() as AddressInfo).port;
 
   return {
@@ -62,28 +152,53 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     async close() {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // keep-alive connections (a browser tab) would hold close() for seconds
+      await closed;
     },
   };
 }
 
-function serveClient(ws: WebSocket, api: ApiServer): void {
+/** The target for the log, without its query (which may hold the token). */
+function withoutQuery(url: string | undefined): string {
+  return (url ?? '').split('?')[0]!;
+}
+
+function serveClient(ws: WebSocket, api: ApiServer, onError: (e: unknown) => void): void {
+  const send = (msg: unknown) => {
+    try {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    } catch (e) {
+      onError(e);
+    }
+  };
   const unsubscribe = api.events.subscribe((event, payload) => {
     const msg: WireEvent = { type: 'event', event, payload };
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    send(msg);
   });
-  ws.on('message', async (data, isBinary) => {
+  ws.on('message', (data, isBinary) => {
     let raw: unknown;
     try {
       if (isBinary) throw new Error('binary');
       raw = JSON.parse(data.toString());
     } catch {
-      ws.send(JSON.stringify({ type: 'response', id: -1, ok: false, error: { code: 'bad_request', message: 'Messages must be JSON text.' } }));
+      send({ type: 'response', id: -1, ok: false, error: { code: 'bad_request', message: 'Messages must be JSON text.' } });
       return;
     }
-    const response = await api.handleWire(raw);
-    if (response && ws.readyState === ws.OPEN) ws.send(JSON.stringify(response));
+    // handleWire never throws by contract; if it does anyway, the client gets an error, not a crash.
+    Promise.resolve()
+      .then(() => api.handleWire(raw))
+      .then(
+        (response) => {
+          if (response) send(response);
+        },
+        (e: unknown) => {
+          onError(e);
+          const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'number' ? (raw as { id: number }).id : -1;
+          send({ type: 'response', id, ok: false, error: { code: 'internal', message: 'Unexpected error in the host.', hint: 'Please report this; nothing in your library was changed.' } });
+        },
+      );
   });
   ws.on('close', unsubscribe);
-  ws.on('error', unsubscribe);
+  ws.on('error', unsubscribe); // a reset or a frame over the limit ends that client only
 }

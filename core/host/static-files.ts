@@ -16,17 +16,14 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-export function serveStatic(root: string, req: http.IncomingMessage, res: http.ServerResponse, headers: Record<string, string>): void {
+/**
+ * Answer a GET or HEAD for `rel`, an already decoded and checked path (see parseTarget: no NUL or
+ * control characters). Failures after the check (a file that vanishes or cannot be read) go to
+ * `onError` and never escape as an exception or an unhandled stream error.
+ */
+export function serveStatic(root: string, rel: string, req: http.IncomingMessage, res: http.ServerResponse, headers: Record<string, string>, onError: (e: unknown) => void): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, headers).end();
-    return;
-  }
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  let rel: string;
-  try {
-    rel = decodeURIComponent(url.pathname);
-  } catch {
-    res.writeHead(400, headers).end('Bad path');
+    res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
     return;
   }
   if (rel.endsWith('/')) rel += 'index.html';
@@ -35,18 +32,39 @@ export function serveStatic(root: string, req: http.IncomingMessage, res: http.S
     res.writeHead(403, headers).end('Forbidden');
     return;
   }
+  const fail = (e: unknown) => {
+    onError(e);
+    if (!res.headersSent) res.writeHead(500, { ...headers, 'Content-Type': 'text/plain', Connection: 'close' }).end('Internal error');
+    else res.destroy();
+  };
   fs.stat(file, (err, stat) => {
-    if (err || !stat.isFile()) {
-      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('Not found');
-      return;
+    try {
+      if (err || !stat.isFile()) {
+        res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('Not found');
+        return;
+      }
+      if (req.method === 'HEAD') {
+        res.writeHead(200, fileHeaders(headers, file, stat.size)).end();
+        return;
+      }
+      const stream = fs.createReadStream(file);
+      stream.once('error', fail);
+      stream.once('open', () => {
+        res.writeHead(200, fileHeaders(headers, file, stat.size));
+        stream.pipe(res);
+      });
+      res.once('close', () => stream.destroy());
+    } catch (e) {
+      fail(e);
     }
-    res.writeHead(200, {
-      ...headers,
-      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'Content-Length': String(stat.size),
-      'Cache-Control': 'no-cache',
-    });
-    if (req.method === 'HEAD') res.end();
-    else fs.createReadStream(file).pipe(res);
   });
+}
+
+function fileHeaders(headers: Record<string, string>, file: string, size: number): Record<string, string> {
+  return {
+    ...headers,
+    'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'Content-Length': String(size),
+    'Cache-Control': 'no-cache',
+  };
 }
