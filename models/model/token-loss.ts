@@ -52,7 +52,8 @@ export function tokenLosses(model: TitansModel, ids: Int32Array, mode: MemoryMod
   if (mode === 'reset') {
     // independent spans from a fresh state, several at a time as a batch
     const span = attentionSegment(model.config) ?? model.config.window;
-    const perBatch = Math.max(1, Math.floor((o.chunk ?? 512) / span));
+    // one span per call by default: on wasm a batch of spans is slower than the same spans one by one
+    const perBatch = Math.max(1, Math.floor((o.chunk ?? span) / span));
     const whole = Math.floor(n / span);
     for (let s = 0; s < whole; s += perBatch) {
       const B = Math.min(perBatch, whole - s);
