@@ -6,6 +6,7 @@ import type { Block, ChapterMark } from '../ingest/assembler.js';
 import type { PageMark } from '../ingest/formats/types.js';
 import { PassageSplitter, type Passage } from '../ingest/passages.js';
 import type { Db } from './database.js';
+import { PROCESS_START } from '../process.js';
 
 export interface NewDocument {
   title: string;
@@ -34,8 +35,8 @@ export class DocumentWriter {
     this.splitter = new PassageSplitter((p) => this.pendingPassages.push(p), pageStarts);
     this.docId = Number(
       db
-        .prepare(`INSERT INTO documents (title, format, file_name, file_size, sha256, encoding, status, import_pid, imported_at) VALUES (?, ?, ?, ?, ?, ?, 'importing', ?, ?)`)
-        .run(doc.title, doc.format, doc.fileName, doc.fileSize, doc.sha256, doc.encoding, process.pid, new Date().toISOString()).lastInsertRowid,
+        .prepare(`INSERT INTO documents (title, format, file_name, file_size, sha256, encoding, status, import_pid, import_pid_start, imported_at) VALUES (?, ?, ?, ?, ?, ?, 'importing', ?, ?, ?)`)
+        .run(doc.title, doc.format, doc.fileName, doc.fileSize, doc.sha256, doc.encoding, process.pid, PROCESS_START, new Date().toISOString()).lastInsertRowid,
     );
     this.insertBlock = db.prepare(`INSERT INTO doc_blocks (doc_id, idx, start_char, start_line, char_len, text) VALUES (?, ?, ?, ?, ?, ?)`);
     this.insertPassage = db.prepare(`INSERT INTO passages (doc_id, idx, start_char, end_char) VALUES (?, ?, ?, ?)`);
@@ -67,7 +68,7 @@ export class DocumentWriter {
       meta.chapters.forEach((c, i) => insertChapter.run(this.docId, i, c.title, c.level, c.start, c.line));
       (meta.pages ?? []).forEach((p, i) => insertPage.run(this.docId, i, p.start, p.number, p.label));
       this.db
-        .prepare(`UPDATE documents SET title = ?, author = ?, char_count = ?, line_count = ?, status = 'ready', import_pid = NULL WHERE id = ?`)
+        .prepare(`UPDATE documents SET title = ?, author = ?, char_count = ?, line_count = ?, status = 'ready', import_pid = NULL, import_pid_start = NULL WHERE id = ?`)
         .run(meta.title, meta.author, meta.chars, meta.lines, this.docId);
     })();
   }

@@ -282,10 +282,10 @@ function decodeEnd(decoder: ReturnType<typeof createDecoder>): string {
 
 /** Remove documents whose import was interrupted by a crash (their importing process is gone). */
 export function sweepInterruptedImports(db: Db): number {
-  const rows = db.prepare(`SELECT id, import_pid AS pid FROM documents WHERE status = 'importing'`).all() as Array<{ id: number; pid: number | null }>;
+  const rows = db.prepare(`SELECT id, import_pid AS pid, import_pid_start AS start FROM documents WHERE status = 'importing'`).all() as Array<{ id: number; pid: number | null; start: number | null }>;
   let removed = 0;
   for (const r of rows) {
-    if (r.pid !== null && r.pid !== process.pid && isAlive(r.pid)) continue;
+    if (r.pid !== null && r.pid !== process.pid && isAlive(r.pid, r.start)) continue;
     db.prepare(`DELETE FROM documents WHERE id = ?`).run(r.id);
     removed++;
   }

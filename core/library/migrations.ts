@@ -204,6 +204,16 @@ export const migrations: Migration[] = [
       ALTER TABLE questions ADD COLUMN answer TEXT; -- JSON: the merged answer and each book's, null when only passages were asked for
     `,
   },
+  {
+    version: 6,
+    description: 'the start time of the process recorded with each process id (ids are reused)',
+    sql: `
+      -- core/process.ts processStartTime: null where unknown (then the id alone tells liveness)
+      ALTER TABLE documents ADD COLUMN import_pid_start INTEGER;
+      ALTER TABLE readings ADD COLUMN reader_pid_start INTEGER;
+      ALTER TABLE finetunes ADD COLUMN runner_pid_start INTEGER;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

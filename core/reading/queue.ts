@@ -9,7 +9,7 @@ import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
-import { isAlive } from '../process.js';
+import { isAlive, PROCESS_START } from '../process.js';
 import { FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { listReadings } from './status.js';
 import { spawnWorker } from '../spawn-worker.js';
@@ -81,12 +81,12 @@ export class ReadingQueue {
     getSummary(this.db, docId); // not_found for a missing document
     const { model } = await this.model();
     const now = new Date().toISOString();
-    const row = this.db.prepare(`SELECT status, reader_pid AS pid FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, model.id) as { status: string; pid: number | null } | undefined;
+    const row = this.db.prepare(`SELECT status, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, model.id) as { status: string; pid: number | null; start: number | null } | undefined;
     if (!row) {
       this.db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`).run(docId, model.id, now, now);
     } else if (this.current?.docId === docId) {
       if (this.current.job.signal.aborted) this.current.requeue = true; // Resume pressed while pausing
-    } else if (row.status === 'reading' && row.pid !== null && row.pid !== process.pid && isAlive(row.pid)) {
+    } else if (row.status === 'reading' && row.pid !== null && row.pid !== process.pid && isAlive(row.pid, row.start)) {
       throw new ApiError('unavailable', `Another Titans Reader process (pid ${row.pid}) is reading this document now.`, 'Wait for it to finish, or close it; reading then resumes here from its last checkpoint.');
     } else if (row.status !== 'done') {
       this.db.prepare(`UPDATE readings SET status = 'queued', error = NULL, reader_pid = NULL, queued_at = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now, now, docId, model.id);
@@ -126,8 +126,8 @@ export class ReadingQueue {
 
   /** Queue again what a crash or a closed app interrupted, and start reading it. */
   async resumeInterrupted(): Promise<number> {
-    const rows = this.db.prepare(`SELECT doc_id AS docId, reader_pid AS pid FROM readings WHERE status = 'reading'`).all() as Array<{ docId: number; pid: number | null }>;
-    const stale = rows.filter((r) => r.pid === null || r.pid === process.pid || !isAlive(r.pid));
+    const rows = this.db.prepare(`SELECT doc_id AS docId, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE status = 'reading'`).all() as Array<{ docId: number; pid: number | null; start: number | null }>;
+    const stale = rows.filter((r) => r.pid === null || r.pid === process.pid || !isAlive(r.pid, r.start));
     for (const r of stale) this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND status = 'reading'`).run(r.docId);
     const waiting = this.db.prepare(`SELECT count(*) FROM readings WHERE status = 'queued'`).pluck().get() as number;
     if (waiting > 0) {
@@ -292,7 +292,7 @@ export class ReadingQueue {
       .transaction(() => {
         const next = this.nextQueued();
         if (!next) return null;
-        this.db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, updated_at = ? WHERE doc_id = ? AND model_id = ? AND status = 'queued'`).run(process.pid, new Date().toISOString(), next.docId, next.modelId);
+        this.db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, reader_pid_start = ?, updated_at = ? WHERE doc_id = ? AND model_id = ? AND status = 'queued'`).run(process.pid, PROCESS_START, new Date().toISOString(), next.docId, next.modelId);
         return next;
       })
       .immediate();

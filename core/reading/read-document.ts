@@ -12,6 +12,7 @@ import { disposeModelState, type ModelState, type TitansModel } from '../../mode
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { PROCESS_START } from '../process.js';
 import { encodeSummary, encodeTracePiece, summarize, TOP_K, type LayerTrace, type TracePiece } from './trace.js';
 
 export interface ReadOptions {
@@ -266,7 +267,8 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
     row = getRow()!;
   }
   if (row.status === 'done') return { outcome: 'done', tokensDone: row.tokensDone, tokensTotal: row.tokensTotal ?? row.tokensDone, seconds: row.seconds };
-  db.prepare(`UPDATE readings SET status = 'reading', error = NULL, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now(), docId, modelId);
+  // this process reads it now (the queue has said so already; a direct caller, such as a test, has not)
+  db.prepare(`UPDATE readings SET status = 'reading', error = NULL, reader_pid = ?, reader_pid_start = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(process.pid, PROCESS_START, now(), docId, modelId);
 
   const counted = row.tokensTotal ?? (await countTokens(db, docId, tokenizer, o.shouldStop));
   if (counted === null) {

@@ -11,7 +11,7 @@ import { ApiError } from '../api/errors.js';
 import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
-import { isAlive } from '../process.js';
+import { isAlive, PROCESS_START } from '../process.js';
 import { inspectModelFile, registerModel } from '../reading/reader-model.js';
 import { spawnWorker } from '../spawn-worker.js';
 import { buildDataset, type DatasetSources } from './dataset.js';
@@ -105,8 +105,8 @@ export class FineTunes {
     const now = new Date().toISOString();
     const id = Number(
       this.db
-        .prepare(`INSERT INTO finetunes (name, base_model_id, base_file, status, options, dataset, runner_pid, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, '{}', ?, ?, ?)`)
-        .run(req.name, base.id, base.file, JSON.stringify(options), process.pid, now, now).lastInsertRowid,
+        .prepare(`INSERT INTO finetunes (name, base_model_id, base_file, status, options, dataset, runner_pid, runner_pid_start, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, '{}', ?, ?, ?, ?)`)
+        .run(req.name, base.id, base.file, JSON.stringify(options), process.pid, PROCESS_START, now, now).lastInsertRowid,
     );
     try {
       const dataset = await buildDataset(this.db, req, path.join(this.dir(id), 'dataset.json'));
@@ -129,8 +129,8 @@ export class FineTunes {
     const f = this.get(id);
     if (f.status === 'running' && this.running?.id === id) return f;
     if (f.status === 'done' || f.status === 'cancelled') throw new ApiError('conflict', `“${f.name}” has ${f.status === 'done' ? 'finished' : 'been cancelled'}; it cannot be resumed.`, 'Start a new fine-tune.');
-    const pid = this.db.prepare(`SELECT runner_pid FROM finetunes WHERE id = ?`).pluck().get(id) as number | null;
-    if (f.status === 'running' && pid !== null && pid !== process.pid && isAlive(pid)) throw new ApiError('conflict', `“${f.name}” is being trained by another Titans Reader process (pid ${pid}).`, 'Pause it there, or wait for it to finish.');
+    const { pid, start } = this.db.prepare(`SELECT runner_pid AS pid, runner_pid_start AS start FROM finetunes WHERE id = ?`).get(id) as { pid: number | null; start: number | null };
+    if (f.status === 'running' && pid !== null && pid !== process.pid && isAlive(pid, start)) throw new ApiError('conflict', `“${f.name}” is being trained by another Titans Reader process (pid ${pid}).`, 'Pause it there, or wait for it to finish.');
     this.refuseIfBusy();
     this.run(id);
     return this.get(id);
@@ -149,9 +149,9 @@ export class FineTunes {
 
   /** Continue what a crash or a closed app interrupted (status 'running', its process gone). */
   resumeInterrupted(): void {
-    const rows = this.db.prepare(`SELECT id, runner_pid AS pid FROM finetunes WHERE status = 'running'`).all() as Array<{ id: number; pid: number | null }>;
+    const rows = this.db.prepare(`SELECT id, runner_pid AS pid, runner_pid_start AS start FROM finetunes WHERE status = 'running'`).all() as Array<{ id: number; pid: number | null; start: number | null }>;
     for (const r of rows) {
-      if (this.running || (r.pid !== null && r.pid !== process.pid && isAlive(r.pid))) continue;
+      if (this.running || (r.pid !== null && r.pid !== process.pid && isAlive(r.pid, r.start))) continue;
       this.run(r.id);
     }
   }
@@ -218,7 +218,7 @@ export class FineTunes {
       checkpointSeconds: this.settings.checkpointSeconds ?? 120,
       ...(this.settings.backend ? { backend: this.settings.backend } : {}),
     };
-    this.update(id, { status: 'running', runner_pid: process.pid, error: null });
+    this.update(id, { status: 'running', runner_pid: process.pid, runner_pid_start: PROCESS_START, error: null });
     this.changed(id);
     const startedAt = Date.now();
     const addSeconds = () => this.db.prepare(`UPDATE finetunes SET seconds = seconds + ? WHERE id = ?`).run((Date.now() - startedAt) / 1000, id);

@@ -1,5 +1,5 @@
-// Killing the process (SIGKILL) in the middle of reading, then starting again, resumes from the last
-// checkpoint, and the final memory equals an uninterrupted read's. The CLI runs as a real child
+// Killing the process (SIGKILL) in the middle of reading shows the reading as interrupted at once;
+// starting again resumes from the last checkpoint, and the final memory equals an uninterrupted read's. The CLI runs as a real child
 // process with the real worker and model; a second library reads the same file without a kill.
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
@@ -67,6 +67,13 @@ describe('a reading killed with SIGKILL', () => {
     expect(atKill.hasCheckpoint).toBe(1);
     expect(atKill.done).toBeGreaterThanOrEqual(8192);
     expect(atKill.done).toBeLessThan(atKill.total);
+
+    // `status` shows it interrupted at once (its process is gone), not "reading" until the next `read`.
+    const shown = await cli('status', '--data', killed);
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toMatch(/\binterrupted\b/);
+    expect(shown.out).not.toMatch(/\breading\b/);
+    expect(readingRow(killed)!.status).toBe('reading'); // status only shows it; `read` takes it up again
 
     // Start again: `read` finds the interrupted reading and continues it.
     const resumed = await cli('read', '--data', killed, '--model', model, '--backend', 'wasm');
