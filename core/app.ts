@@ -20,6 +20,7 @@ import { forget, history, remember, rememberAnswer } from './ask/history.js';
 import { answerAcrossBooks } from './ask/answer.js';
 import { familiarityFrom, fuseModelScores, RERANK_CANDIDATES, retrieve } from './ask/retrieve.js';
 import { focusContext } from './ask/prompt.js';
+import { PathGrants } from './grants.js';
 
 const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
 import { Uploads } from './library/uploads.js';
@@ -32,8 +33,8 @@ import { VERSION } from './version.js';
 export interface CoreOptions {
   dataDir: string;
   transport: AppInfo['transport'];
-  /** The Electron shell provides the native open dialog; elsewhere there is none. */
-  openFilesDialog?: () => Promise<string[]>;
+  /** The Electron shell provides the native open dialog (files, or folders); elsewhere there is none. */
+  openFilesDialog?: (opts: { folders: boolean }) => Promise<string[]>;
   reading?: ReadingOptions;
 }
 
@@ -58,6 +59,8 @@ export interface Core {
   info: AppInfo;
   reading: ReadingQueue;
   finetunes: FineTunes;
+  /** What the user chose while the app runs; in the desktop app, the only paths the renderer may name (core/grants.ts). */
+  grants: PathGrants;
   /** Pauses a reading in progress (it keeps a checkpoint), stops the model worker, closes the library. */
   close(): Promise<void>;
 }
@@ -95,6 +98,10 @@ export function createCore(opts: CoreOptions): Core {
     schemaVersion: LATEST_SCHEMA_VERSION,
     features: { nativeOpenDialog: opts.openFilesDialog !== undefined, importByPath: opts.transport !== 'websocket' },
   };
+
+  // The desktop renderer may name only paths the user chose (dialog, drop); the CLI's user typed them.
+  const grants = new PathGrants();
+  const chosen = (file: string, hint: string) => (opts.transport === 'electron' ? grants.check(file, hint) : path.resolve(file));
 
   const importFile = (file: string, displayName: string, jobId: string | undefined) =>
     jobs.run('import', `Importing ${displayName}`, 'bytes', jobId, async (job) => {
@@ -147,7 +154,7 @@ export function createCore(opts: CoreOptions): Core {
     },
     'library.importPath': ({ path: file, jobId }) => {
       if (!info.features.importByPath) throw new ApiError('unavailable', 'Importing by path is not available in the browser; upload the file instead.');
-      return importFile(path.resolve(file), path.basename(file), jobId);
+      return importFile(chosen(file, 'Add it with “Add files…” or drag it onto the window.'), path.basename(file), jobId);
     },
     'upload.begin': ({ name, size }) => ({ uploadId: uploads.begin(name, size) }),
     'upload.chunk': ({ uploadId, offset, base64 }) => ({ received: uploads.chunk(uploadId, offset, base64) }),
@@ -212,7 +219,7 @@ export function createCore(opts: CoreOptions): Core {
     },
     'models.import': async ({ path: file, uploadId }) => {
       if (file && !info.features.importByPath) throw new ApiError('unavailable', 'Files by path are not available in the browser; upload the model instead.');
-      const source = file ? { file: path.resolve(file), name: path.basename(file) } : uploads.take(uploadId!);
+      const source = file ? { file: chosen(file, 'Import it with “Import a model” in the Models view (it is uploaded).'), name: path.basename(file) } : uploads.take(uploadId!);
       try {
         const id = await importModel(db, opts.dataDir, source.file, source.name, (f) => scoreText([f], 'Titans', backend));
         hub.emit('models.changed', {});
@@ -226,8 +233,9 @@ export function createCore(opts: CoreOptions): Core {
       if (paths.length > 0 && !info.features.importByPath) throw new ApiError('unavailable', 'Files by path are not available in the browser; upload them instead.');
       const files: Array<{ file: string; name: string }> = [];
       try {
+        const granted = paths.map((p) => chosen(p, 'Choose it with “Choose files…” or “Choose folders…”, or add it with “Add files” or “Add a folder” (uploaded).'));
         for (const u of uploadIds) files.push(uploads.take(u));
-        return await finetunes.start({ name, ...(baseModelId ? { baseModelId } : {}), docIds, paths, files, options });
+        return await finetunes.start({ name, ...(baseModelId ? { baseModelId } : {}), docIds, paths: granted, files, options });
       } finally {
         for (const u of uploadIds) uploads.abort(u);
       }
@@ -238,9 +246,12 @@ export function createCore(opts: CoreOptions): Core {
     'finetune.resume': ({ id }) => finetunes.resume(id),
     'finetune.cancel': ({ id }) => finetunes.cancel(id),
     'jobs.cancel': ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
-    'dialog.openFiles': async () => {
+    'dialog.openFiles': async ({ folders }) => {
       if (!opts.openFilesDialog) throw new ApiError('unavailable', 'There is no native file dialog here; use the file picker or drag and drop.');
-      return { paths: await opts.openFilesDialog() };
+      const paths = await opts.openFilesDialog({ folders });
+      if (folders) grants.grantFolders(paths);
+      else grants.grantFiles(paths);
+      return { paths };
     },
   };
 
@@ -250,6 +261,7 @@ export function createCore(opts: CoreOptions): Core {
     info,
     reading,
     finetunes,
+    grants,
     async close() {
       await finetunes.close();
       jobs.cancelAll();

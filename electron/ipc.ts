@@ -1,26 +1,65 @@
-// Joins the renderer's bridge to the core: one request channel in, one message channel out.
-// Every request is validated by the core's ApiServer; only our own window's top frame may send.
+// Joins the renderer's bridge to the core: one request channel in, one message channel out, and
+// one channel on which the preload reports the paths of files the user dropped on the window.
+// Every request is validated by the core's ApiServer; only our own window's top frame, showing our
+// own page, may send (a subframe, even one showing our page, may not).
 // (Electron's objects are passed in, so this wiring is tested without an Electron binary.)
-import type { BrowserWindow, IpcMain, IpcMainEvent } from 'electron';
+//
+// Why the main process may trust the dropped paths (core/grants.ts): page script, the part that a
+// malicious document could subvert, runs in the renderer's main world, which has no ipcRenderer
+// (context isolation). It reaches this channel only through the preload's grantDropped(files),
+// which takes File objects and asks Electron's webUtils.getPathForFile for their paths. Chromium
+// attaches a path only to a File made from the user's own choice (a drop, a file input); a File
+// made by script has none (''), so script cannot name a path the user did not give it. The
+// payload is still validated here, and the sender checked like every request. A renderer
+// compromised below the page (native code execution) could send anything; the sandbox, not this
+// check, contains that.
+import type { BrowserWindow, IpcMain, IpcMainEvent, IpcMainInvokeEvent } from 'electron';
+import path from 'node:path';
+import { z } from 'zod';
 import type { ApiServer } from '../core/api/server.js';
+import type { PathGrants } from '../core/grants.js';
 
 export const REQUEST_CHANNEL = 'titans:request';
 export const MESSAGE_CHANNEL = 'titans:message';
+export const DROPPED_CHANNEL = 'titans:dropped-paths';
 
 type Window = Pick<BrowserWindow, 'isDestroyed'> & { webContents: Pick<BrowserWindow['webContents'], 'send'> };
 
-export function bridgeApi(ipc: Pick<IpcMain, 'on' | 'off'>, api: ApiServer, window: Window, rendererUrl: string): () => void {
+const DroppedPaths = z.array(z.string().min(1).max(4096).refine((p) => path.isAbsolute(p) && !p.includes('\0'))).max(1000);
+
+export function bridgeApi(
+  ipc: Pick<IpcMain, 'on' | 'off' | 'handle' | 'removeHandler'>,
+  api: ApiServer,
+  window: Window,
+  rendererUrl: string,
+  grants?: Pick<PathGrants, 'grantFiles'>,
+): () => void {
+  /** Our window, its top frame, our page: nothing else may talk to the core. */
+  const fromApp = (event: IpcMainEvent | IpcMainInvokeEvent) => {
+    const frame = event.senderFrame;
+    return event.sender === window.webContents && !!frame && frame.parent === null && frame.url.split('#')[0] === rendererUrl;
+  };
   const onRequest = async (event: IpcMainEvent, raw: unknown) => {
-    if (event.sender !== window.webContents || !event.senderFrame || event.senderFrame.url.split('#')[0] !== rendererUrl) return;
+    if (!fromApp(event)) return;
     const response = await api.handleWire(raw);
     if (response && !window.isDestroyed()) window.webContents.send(MESSAGE_CHANNEL, response);
   };
+  /** The preload's report of dropped files' paths: granted, and echoed back (nothing when refused). */
+  const onDropped = (event: IpcMainInvokeEvent, raw: unknown): string[] => {
+    if (!fromApp(event) || !grants) return [];
+    const parsed = DroppedPaths.safeParse(raw);
+    if (!parsed.success) return [];
+    grants.grantFiles(parsed.data);
+    return parsed.data;
+  };
   ipc.on(REQUEST_CHANNEL, onRequest);
+  ipc.handle(DROPPED_CHANNEL, onDropped);
   const unsubscribe = api.events.subscribe((event, payload) => {
     if (!window.isDestroyed()) window.webContents.send(MESSAGE_CHANNEL, { type: 'event', event, payload });
   });
   return () => {
     ipc.off(REQUEST_CHANNEL, onRequest);
+    ipc.removeHandler(DROPPED_CHANNEL);
     unsubscribe();
   };
 }

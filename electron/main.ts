@@ -1,13 +1,13 @@
 // Electron's main process: a window, the native open dialog, a single instance, the core wired to
 // the renderer. No application logic lives here; it is all in core/.
-import { app, BrowserWindow, dialog, ipcMain, Menu, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCore, type Core } from '../core/app.js';
 import { ApiError } from '../core/api/errors.js';
 import { dataDirFromArgs, resolveDataDir } from '../core/paths.js';
 import { bridgeApi } from './ipc.js';
-import { buildMenu } from './menu.js';
+import { menuTemplate } from './menu.js';
 import { isAllowedRequest, mainWindowOptions } from './window-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/electron
@@ -25,24 +25,27 @@ function dataDir(): string {
   return explicit || process.env.TITANS_READER_DATA ? resolveDataDir(explicit) : app.getPath('userData');
 }
 
-async function openFilesDialog(): Promise<string[]> {
-  const options: Electron.OpenDialogOptions = {
-    title: 'Add to the library',
-    properties: ['openFile', 'multiSelections'],
-    filters: [
-      { name: 'Text and Markdown', extensions: ['txt', 'text', 'md', 'markdown'] },
-      { name: 'All files', extensions: ['*'] },
-    ],
-  };
+/** The native open dialog. What it returns is all the renderer may then ask the core to read (core/grants.ts). */
+async function openFilesDialog({ folders }: { folders: boolean }): Promise<string[]> {
+  const options: Electron.OpenDialogOptions = folders
+    ? { title: 'Choose folders', properties: ['openDirectory', 'multiSelections'] }
+    : {
+        title: 'Add to the library',
+        properties: ['openFile', 'multiSelections'],
+        filters: [
+          { name: 'Text and Markdown', extensions: ['txt', 'text', 'md', 'markdown'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      };
   const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
   return result.canceled ? [] : result.filePaths;
 }
 
 async function createWindow(): Promise<void> {
   core = createCore({ dataDir: dataDir(), transport: 'electron', openFilesDialog, reading: { autoRead: true } });
-  const win = new BrowserWindow(mainWindowOptions(path.join(here, 'preload.cjs')));
+  const win = new BrowserWindow(mainWindowOptions(path.join(here, 'preload.cjs'), { devTools: !app.isPackaged }));
   window = win;
-  const unbridge = bridgeApi(ipcMain, core.server, win, rendererUrl);
+  const unbridge = bridgeApi(ipcMain, core.server, win, rendererUrl, core.grants);
   // Nothing may navigate the window away from the app or open new windows.
   win.webContents.on('will-navigate', (e, url) => {
     if (url.split('#')[0] !== rendererUrl) e.preventDefault();
@@ -69,7 +72,11 @@ app.on('web-contents-created', (_e, contents) => {
 app.whenReady().then(async () => {
   session.defaultSession.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  Menu.setApplicationMenu(buildMenu(() => core?.info.dataDir ?? null));
+  const showLibraryFolder = () => {
+    const dir = core?.info.dataDir;
+    if (dir) void shell.openPath(dir);
+  };
+  Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate({ packaged: app.isPackaged, platform: process.platform, showLibraryFolder })));
   try {
     await createWindow();
   } catch (e) {

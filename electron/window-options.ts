@@ -2,7 +2,8 @@
 // has no Node. Kept apart from main.ts so a test can check them without Electron.
 import type { BrowserWindowConstructorOptions } from 'electron';
 
-export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+/** devTools: false in the packaged app (app.isPackaged), so not even a shortcut opens them. */
+export function mainWindowOptions(preloadPath: string, opts: { devTools: boolean } = { devTools: true }): BrowserWindowConstructorOptions {
   return {
     width: 1280,
     height: 860,
@@ -18,6 +19,7 @@ export function mainWindowOptions(preloadPath: string): BrowserWindowConstructor
       allowRunningInsecureContent: false,
       webviewTag: false,
       spellcheck: false,
+      devTools: opts.devTools,
     },
   };
 }

@@ -25,7 +25,8 @@ export type BlockInfo = z.infer<typeof BlockInfo>;
 export const DocumentFormat = z.enum(['text', 'markdown', 'pdf', 'epub', 'docx', 'html']);
 export type DocumentFormat = z.infer<typeof DocumentFormat>;
 
-export const ReadingState = z.enum(['queued', 'reading', 'paused', 'done', 'failed']);
+/** 'interrupted' is never stored: it is a 'reading' row whose reading process is gone (core/reading/status.ts). */
+export const ReadingState = z.enum(['queued', 'reading', 'paused', 'done', 'failed', 'interrupted']);
 export type ReadingState = z.infer<typeof ReadingState>;
 const ErrorInfo = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
 
@@ -453,8 +454,9 @@ export const methods = {
   'finetune.resume': { params: z.object({ id }).strict(), result: FineTuneSummary },
   'finetune.cancel': { params: z.object({ id }).strict(), result: FineTuneSummary },
   'jobs.cancel': { params: z.object({ jobId: z.string().max(64) }).strict(), result: z.object({ cancelled: z.boolean() }) },
-  /** Electron only: the native open dialog; returns the chosen paths (empty when cancelled). */
-  'dialog.openFiles': { params: z.object({}).strict(), result: z.object({ paths: z.array(z.string()) }) },
+  /** Electron only: the native open dialog, for files or (folders: true) folders; returns the chosen paths
+   * (empty when cancelled), which the renderer may then name in library.importPath, models.import and finetune.start. */
+  'dialog.openFiles': { params: z.object({ folders: z.boolean().default(false) }).strict(), result: z.object({ paths: z.array(z.string()) }) },
 } as const;
 
 export type Methods = typeof methods;

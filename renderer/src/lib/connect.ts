@@ -8,6 +8,8 @@ import type { WireRequest } from '../../../core/api/wire';
 export interface ElectronBridge {
   send(message: WireRequest): void;
   onMessage(receive: (message: unknown) => void): void;
+  /** The paths of files the user dropped, granted to the core for import by path (electron/ipc.ts). */
+  grantDropped?(files: File[]): Promise<string[]>;
 }
 
 declare global {
