@@ -228,6 +228,36 @@ def momentum_norm(S: FastWeights) -> Tensor:
     return torch.sqrt(acc)
 
 
+def chunk_grads_tuple(c: MemoryConfig, w: FastWeights, K: Tensor, V: Tensor, theta: Tensor, m: int, b: int,
+                      with_norms: bool, extra: Optional[Tensor]):
+    """mem_chunk_grads with plain tuples in and out (what torch.compile handles best)"""
+    r = mem_chunk_grads(c, list(w), K, V, theta, m, b, with_norms, extra)
+    return tuple(r.grads), r.loss, (tuple(r.token_grad_norms) if r.token_grad_norms is not None else None), r.extra_p
+
+
+def momentum_tuple(S: FastWeights, W: FastWeights, g: FastWeights, eta: Tensor, alpha: Tensor):
+    S2, W2 = momentum_step(list(S), list(W), list(g), eta, alpha)
+    return tuple(S2), tuple(W2)
+
+
+def retrieve(c: MemoryConfig, W: FastWeights, Q: Tensor) -> Tensor:
+    """M_W(Q) [G, n, dh] at fixed weights"""
+    return mem_forward(c, list(W), Q).P
+
+
+# the functions the update loop calls: eager here; train.py swaps in torch.compile'd ones on GPUs
+KERNELS = {"chunk_grads": chunk_grads_tuple, "momentum": momentum_tuple, "retrieve": retrieve}
+
+
+def use_compiled(on: bool, **compile_kwargs) -> None:
+    """route the update loop through torch.compile'd kernels (on) or the eager ones (off)"""
+    eager = {"chunk_grads": chunk_grads_tuple, "momentum": momentum_tuple, "retrieve": retrieve}
+    if not on or not hasattr(torch, "compile"):
+        KERNELS.update(eager)
+        return
+    KERNELS.update({k: torch.compile(f, **compile_kwargs) for k, f in eager.items()})
+
+
 # ------------------------------------------------------------------ the module (neural-memory.ts)
 
 
@@ -382,7 +412,7 @@ class NeuralMemory(nn.Module):
         else:
             q0 = group(n0)
             if q0 is not None:
-                pieces.append(mem_forward(c, W, q0).P)
+                pieces.append(KERNELS["retrieve"](c, tuple(W), q0))
 
         s_loss: List[Tensor] = []
         s_norms: List[List[Tensor]] = []
@@ -404,24 +434,24 @@ class NeuralMemory(nn.Module):
                 off = (n - n0) * b
                 extra = group(deferred) if deferred is not None else None
                 deferred = None
-                cg = mem_chunk_grads(c, Wg, K[:, off: off + m * b], V[:, off: off + m * b],
-                                     theta[:, off: off + m * b], m, b, surprise, extra)
-                if cg.extra_p is not None:
-                    pieces.append(cg.extra_p)
+                grads, loss, norms, extra_p = KERNELS["chunk_grads"](
+                    c, tuple(Wg), K[:, off: off + m * b], V[:, off: off + m * b], theta[:, off: off + m * b], m, b, surprise, extra)
+                if extra_p is not None:
+                    pieces.append(extra_p)
                 if surprise:
-                    s_loss.append(cg.loss)
-                    s_norms.append(cg.token_grad_norms or [])
+                    s_loss.append(loss)
+                    s_norms.append(list(norms or ()))
                 for j in range(m):
                     col = n - n0
                     refresh_now = R is not None and ((n + 1) * b) % R == 0
                     defer = refresh_now and n + 1 < n1
-                    g = [t[:, j] for t in cg.grads]  # g_n [G, ...]
-                    S, W = momentum_step(S, W, g, eta[:, col], alpha[:, col])
+                    g = tuple(t[:, j] for t in grads)  # g_n [G, ...]
+                    S, W = (list(t) for t in KERNELS["momentum"](tuple(S), tuple(W), g, eta[:, col], alpha[:, col]))
                     wg_is_w = False
                     if not defer:
                         qj = group(n + 1)
                         if qj is not None:
-                            pieces.append(mem_forward(c, W, qj).P)
+                            pieces.append(KERNELS["retrieve"](c, tuple(W), qj))
                     if surprise:
                         s_mom.append(momentum_norm(S))
                     n += 1
@@ -456,4 +486,4 @@ class NeuralMemory(nn.Module):
         xr = rms_norm(full, self.retrieveNorm, c.rmsEps) if c.preNorm else full
         Q = self.project(xr, "q")[:, n: n + T]  #                          [G,T,dh]
         W = state.weights if state is not None else self.initial_weights(B)
-        return self.merge(mem_forward(c, W, Q).P, xr[:, n: n + T])  #     [B,T,d]
+        return self.merge(KERNELS["retrieve"](c, tuple(W), Q), xr[:, n: n + T])  # [B,T,d]

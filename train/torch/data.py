@@ -1,0 +1,202 @@
+"""Training data: the corpus split exported by scripts/export-corpus.ts (the TypeScript recipe's own
+selection, so the held-out texts are exactly the recipe's), or a folder of text files; tokenized
+documents; seeded window batches and evaluation windows as models/train/data.ts makes them.
+
+An exported corpus folder holds (each file may also be gzipped, NAME.gz):
+  train.jsonl        {"source", "lang", "text"} per training text (core/training/base-corpus.ts)
+  heldout.jsonl      {"lang", "text"} per held-out text (whole texts, by language)
+  heldout-mix.jsonl  {"lang", "text"}: what the recipe evaluates during training (per language its
+                     held-out texts joined by a blank line, the first 200,000 characters)
+  meta.json          what was exported, from where, with which options
+A folder without train.jsonl: every *.txt / *.md file is a training text, and (as
+`titans-reader train` does) the last 10% of each document's tokens is held out.
+"""
+from __future__ import annotations
+
+import bisect
+import glob
+import gzip
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .tokenizer import ByteTokenizer
+
+M32 = 0xFFFFFFFF
+
+
+def _open(path: str):
+    if os.path.exists(path):
+        return open(path, "rt", encoding="utf-8")
+    if os.path.exists(path + ".gz"):
+        return gzip.open(path + ".gz", "rt", encoding="utf-8")
+    return None
+
+
+def _jsonl(path: str) -> Optional[List[dict]]:
+    f = _open(path)
+    if f is None:
+        return None
+    with f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@dataclass
+class Corpus:
+    train: List[str]
+    held_out: Dict[str, List[str]]  # by language: whole texts (final evaluation)
+    held_out_mix: List[str]  # evaluated during training
+    split: str  # 'exported' (the recipe's split) or 'tail' (the last 10% of every text)
+    meta: dict
+
+
+def load_corpus(data_dir: str) -> Corpus:
+    rows = _jsonl(os.path.join(data_dir, "train.jsonl"))
+    if rows is not None:
+        held = _jsonl(os.path.join(data_dir, "heldout.jsonl")) or []
+        mix = _jsonl(os.path.join(data_dir, "heldout-mix.jsonl")) or []
+        by_lang: Dict[str, List[str]] = {}
+        for r in held:
+            by_lang.setdefault(r["lang"], []).append(r["text"])
+        mf = _open(os.path.join(data_dir, "meta.json"))
+        meta = json.load(mf) if mf else {}
+        return Corpus([r["text"] for r in rows], by_lang, [r["text"] for r in mix], "exported", meta)
+    files = sorted(glob.glob(os.path.join(data_dir, "**", "*.txt"), recursive=True) + glob.glob(os.path.join(data_dir, "**", "*.md"), recursive=True))
+    if not files:
+        raise FileNotFoundError(f"{data_dir} has neither train.jsonl (npx tsx scripts/export-corpus.ts) nor .txt/.md files")
+    texts = []
+    for f in files:
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            texts.append(fh.read())
+    return Corpus(texts, {}, [], "tail", {"files": [os.path.relpath(f, data_dir) for f in files]})
+
+
+def tokenize_texts(tok, texts: Sequence[str]) -> List[np.ndarray]:
+    """ids of every text with <eos> appended (models/model/train-lm.ts tokenizeTexts)"""
+    eos = tok.special("<eos>")
+    out = []
+    for t in texts:
+        if isinstance(tok, ByteTokenizer) and type(tok) is ByteTokenizer:
+            ids = np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int32)
+        else:
+            ids = np.asarray(tok.encode(t), dtype=np.int32)
+        out.append(np.concatenate([ids, np.array([eos], dtype=np.int32)]))
+    return out
+
+
+def split_tail(docs: List[np.ndarray], fraction: float = 0.1) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """splitDocuments(docs, {by: 'tail'}): the last `fraction` of every document is held out"""
+    train, held = [], []
+    for d in docs:
+        cut = len(d) - int(math.floor(len(d) * fraction + 0.5))
+        if cut > 0:
+            train.append(d[:cut])
+        if cut < len(d):
+            held.append(d[cut:])
+    return train, held
+
+
+class Rng:
+    """xoshiro128** seeded by splitmix32, exactly models/train/data.ts Rng (state: 4 uint32)"""
+
+    def __init__(self, seed: int = 1):
+        x = seed & M32
+        s = []
+        for _ in range(4):
+            x = (x + 0x9E3779B9) & M32
+            z = x
+            z = ((z ^ (z >> 16)) * 0x85EBCA6B) & M32
+            z = ((z ^ (z >> 13)) * 0xC2B2AE35) & M32
+            s.append((z ^ (z >> 16)) & M32)
+        if not any(s):
+            s[0] = 1
+        self.s = s
+
+    @staticmethod
+    def _rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (32 - k))) & M32
+
+    def next_uint32(self) -> int:
+        s = self.s
+        r = (self._rotl((s[1] * 5) & M32, 7) * 9) & M32
+        t = (s[1] << 9) & M32
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 11)
+        return r
+
+    def int(self, n: int) -> int:
+        """uniform integer in [0, n), unbiased"""
+        limit = 2 ** 32 - (2 ** 32 % n)
+        while True:
+            x = self.next_uint32()
+            if x < limit:
+                return x % n
+
+    def get_state(self) -> List[int]:
+        return list(self.s)
+
+    def set_state(self, s: Sequence[int]) -> None:
+        self.s = [int(v) & M32 for v in s]
+
+
+class WindowSampler:
+    """batches [B, T+1] of windows mixing documents, a document chosen in proportion to its number
+    of windows (length - T), the start uniform (models/train/data.ts WindowSampler, 'proportional')"""
+
+    def __init__(self, docs: List[np.ndarray], batch_size: int, seq_len: int, seed: int = 1):
+        self.docs, self.B, self.T = docs, batch_size, seq_len
+        self.usable = [i for i, d in enumerate(docs) if len(d) >= seq_len + 1]
+        if not self.usable:
+            raise ValueError(f"no document has {seq_len + 1} tokens")
+        c, self.cumulative = 0, []
+        for i in self.usable:
+            c += len(docs[i]) - seq_len
+            self.cumulative.append(c)
+        self.rng = Rng(seed)
+        self.batches = 0
+
+    @property
+    def window_count(self) -> int:
+        return self.cumulative[-1]
+
+    def _pick(self) -> int:
+        x = self.rng.int(self.window_count)
+        return self.usable[bisect.bisect_right(self.cumulative, x)]
+
+    def next(self) -> np.ndarray:
+        W = self.T + 1
+        out = np.empty((self.B, W), dtype=np.int64)
+        for b in range(self.B):
+            d = self.docs[self._pick()]
+            start = self.rng.int(len(d) - W + 1)
+            out[b] = d[start: start + W]
+        self.batches += 1
+        return out
+
+    def get_state(self) -> dict:
+        return {"rng": self.rng.get_state(), "next": 0, "batches": self.batches}
+
+    def set_state(self, s: dict) -> None:
+        self.rng.set_state(s["rng"])
+        self.batches = s["batches"]
+
+
+def evaluation_windows(docs: List[np.ndarray], seq_len: int, max_windows: float = math.inf) -> np.ndarray:
+    """windows [N, T+1] starting every T tokens of every document, at most max_windows
+    (models/train/data.ts evaluationBatches, before batching)"""
+    W = seq_len + 1
+    rows = []
+    for d in docs:
+        start = 0
+        while start + W <= len(d) and len(rows) < max_windows:
+            rows.append(d[start: start + W])
+            start += seq_len
+    return np.stack(rows).astype(np.int64) if rows else np.zeros((0, W), dtype=np.int64)

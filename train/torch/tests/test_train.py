@@ -1,0 +1,107 @@
+"""The trainer on the CPU: it trains a tiny model on a folder of texts, writes model files the app
+reads (checked here by loading them back; test/unit/models/torch-train-e2e.test.ts imports one into
+the app), and a run stopped and resumed from its checkpoint ends exactly where an uninterrupted one
+does. Also: the data pipeline's held-out split and evaluation windows are the TypeScript ones."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from train.torch import train as trainer
+from train.torch.checkpoint import load_model_file
+from train.torch.data import evaluation_windows, split_tail, tokenize_texts
+from train.torch.flops import flops_per_token
+from train.torch.config import default_reader_config
+from train.torch.tokenizer import ByteTokenizer
+
+TINY = {"model": {"arch": "mac", "dim": 16, "layers": 1, "heads": 2, "segment": 16, "persistentTokens": 1, "memory": {"chunkSize": 8, "heads": 1}},
+        "train": {"batch": 2, "seq": 32, "lr": 3e-3, "warmup": 2, "log_every": 1, "final_eval_windows": 4, "eval_every": 3, "eval_windows": 4}}
+
+
+def corpus(d: str) -> str:
+    data = os.path.join(d, "data")
+    os.makedirs(data)
+    rng = np.random.default_rng(0)
+    words = "the keeper lantern gull winter ship night book number story".split()
+    for i in range(3):
+        with open(os.path.join(data, f"t{i}.txt"), "w", encoding="utf-8") as f:
+            f.write(" ".join(rng.choice(words, 400)) + "\n")
+    return data
+
+
+def run(*argv: str) -> str:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert trainer.main(list(argv)) == 0
+    return buf.getvalue()
+
+
+class Trainer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        torch.set_num_threads(1)
+
+    def test_trains_writes_and_resumes_exactly(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            data = corpus(d)
+            cfg = os.path.join(d, "tiny.json")
+            with open(cfg, "w") as f:
+                json.dump(TINY, f)
+            common = ["--data", data, "--config", cfg, "--steps", "6", "--threads", "1"]
+            straight = os.path.join(d, "straight")
+            out = run(*common, "--out", straight)
+            self.assertIn("held-out", out)
+            pieces = os.path.join(d, "pieces")
+            run(*common, "--out", pieces, "--stop-after", "4")
+            out2 = run(*common, "--out", pieces)
+            self.assertIn("resumed from", out2)
+            a, tok, meta = load_model_file(os.path.join(straight, "model.trd"))
+            b, _, _ = load_model_file(os.path.join(pieces, "model.safetensors"))
+            self.assertEqual(meta["steps"], 6)
+            self.assertEqual(tok.spec, ByteTokenizer.spec)
+            for k, v in a.named_tensors().items():
+                self.assertTrue(torch.equal(v, b.named_tensors()[k]), f"{k} differs after resuming")
+            with open(os.path.join(straight, "log.jsonl")) as f:
+                logs = [json.loads(line) for line in f]
+            steps = [r for r in logs if r["type"] == "step"]
+            self.assertLess(steps[-1]["loss"], steps[0]["loss"])
+            self.assertTrue(any(r["type"] == "eval" for r in logs))
+            with open(os.path.join(straight, "metrics.json")) as f:
+                metrics = json.load(f)
+            self.assertEqual(metrics["split"], "tail")
+            self.assertGreater(metrics["heldOut"]["all"]["bitsPerByte"], 0)
+            # half-precision moments on disk still resume (not bit-exactly)
+            half = os.path.join(d, "half")
+            run(*common, "--out", half, "--stop-after", "3", "--half-moments")
+            sd = torch.load(os.path.join(half, "train.pt"))
+            dtypes = {v["exp_avg"].dtype for v in sd["optimizer"]["state"].values()} | {v["exp_avg_sq"].dtype for v in sd["optimizer"]["state"].values()}
+            self.assertEqual(dtypes, {torch.float16, torch.bfloat16})
+            run(*common, "--out", half)
+
+    def test_data_matches_typescript(self) -> None:
+        tok = ByteTokenizer()
+        docs = tokenize_texts(tok, ["abcdefghij", "ё"])
+        self.assertEqual(docs[1].tolist(), [209, 145, 258])  # UTF-8 bytes, then <eos>
+        train, held = split_tail(docs, 0.1)  # splitDocuments 'tail': round(11 * 0.1) = 1 token held out
+        self.assertEqual([len(t) for t in train], [10, 3])
+        self.assertEqual([len(h) for h in held], [1])
+        w = evaluation_windows([np.arange(10)], 4)
+        self.assertEqual(w[:, 0].tolist(), [0, 4])  # windows every T tokens, sharing one boundary token
+
+    def test_flops_estimate(self) -> None:
+        f = flops_per_token(default_reader_config(), 512)
+        n = 696204
+        # the dense rule of thumb (6 N) is the right order of magnitude; the memory's inner loop adds to it
+        self.assertGreater(f["train"], 3 * n)
+        self.assertLess(f["train"], 40 * n)
+
+
+if __name__ == "__main__":
+    unittest.main()
