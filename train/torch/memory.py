@@ -78,19 +78,13 @@ class SurpriseReport:
 
 
 def causal_depthwise_conv(x: Tensor, w: Tensor) -> Tensor:
-    """y_t = sum_{j<K} w_j x_{t-(K-1)+j}, zeros before the first row; x [B, T, C], w [K, C].
-    Summed tap by tap in the TypeScript order (tap K-1 is the current token)."""
+    """y_t = sum_{j<K} w_j x_{t-(K-1)+j}, zeros before the first row; x [B, T, C], w [K, C], tap K-1
+    the current token (projections.ts). As one grouped conv1d over K-1 zeros of left padding: the
+    same sum (another order of additions) and autograd keeps only x, not K shifted copies."""
     B, T, C = x.shape
     K = w.shape[0]
-    y: Optional[Tensor] = None
-    for j in range(K):
-        shift = K - 1 - j
-        if shift >= T:
-            continue
-        xs = x if shift == 0 else torch.nn.functional.pad(x[:, : T - shift], (0, 0, shift, 0))
-        term = xs * w[j].view(1, 1, C)
-        y = term if y is None else y + term
-    return y if y is not None else torch.zeros_like(x)
+    y = torch.nn.functional.conv1d(x.transpose(1, 2), w.t().unsqueeze(1).to(x.dtype), padding=K - 1, groups=C)  # [B, C, T+K-1]
+    return y[..., :T].transpose(1, 2)
 
 
 def split_heads(x: Tensor, heads: int) -> Tensor:

@@ -49,7 +49,7 @@ DEFAULTS: Dict[str, Any] = dict(
     batch=8, seq=512, lr=2e-3, warmup=None, min_lr_ratio=0.1, weight_decay=0.1, clip=1.0, beta1=0.9, beta2=0.999,
     seed=1, grad_accum=1, eval_every=500, eval_windows=24, final_eval_windows=48, log_every=10,
     checkpoint_minutes=5.0, compile="auto", dtype="auto", threads=None, device="auto", half_moments=False,
-    peak_tflops=None, name=None,
+    peak_tflops=None, name=None, float16=False,
 )
 
 
@@ -85,6 +85,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--init-from", dest="init_from", help="start from this model file's parameters and config (fine-tuning)")
     p.add_argument("--peak-tflops", type=float, dest="peak_tflops", help="peak for MFU (default: the GPU's spec, or this CPU's measured matmul)")
     p.add_argument("--name", help="the model's name in the app")
+    p.add_argument("--ckpt", help="the resumable checkpoint (default RUN/train.pt)")
+    p.add_argument("--float16", action="store_true", default=None, help="store the model files' tensors as float16 (half the size; the app reads both)")
     return p.parse_args(argv)
 
 
@@ -252,7 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     out_dir = o["out"]
     os.makedirs(out_dir, exist_ok=True)
     log_file = os.path.join(out_dir, "log.jsonl")
-    ckpt_file = os.path.join(out_dir, "train.pt")
+    ckpt_file = o.get("ckpt") or os.path.join(out_dir, "train.pt")
 
     def say(msg: str) -> None:
         if dist.main:
@@ -490,6 +492,24 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # ---------------------------------------------------------------- final evaluation and model files
     if dist.main:
+        total_seconds = seconds_before + run_seconds
+        name = o.get("name") or f"Titans {cfg.arch.upper()} d{cfg.dim} x{cfg.layers} (PyTorch, {tokens_seen / 1e6:.0f}M tokens)"
+        meta = {
+            "name": name, "trained": True, "recipe": "python -m train.torch.train", "trainer": "pytorch", "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu", "world": dist.world,
+            "steps": step, "trainingTokens": tokens_seen, "trainingSeconds": round(total_seconds), "split": corpus.split,
+        }
+        if init_meta.get("name"):
+            meta["parent"] = init_meta["name"]
+
+        def write_models(m: Dict[str, Any]) -> None:
+            model_cpu = {k: v.detach().float().cpu() for k, v in model.named_tensors().items()}
+            copy = TitansModel(cfg)
+            copy.load_named(model_cpu)
+            for ext in ("trd", "safetensors"):
+                save_model(os.path.join(out_dir, f"model.{ext}"), copy, tok.spec, m, float16=bool(o["float16"]))
+
+        write_models(meta)  # already usable if the evaluation is cut short
         t_eval = time.perf_counter()
         per_lang = {lang: evaluate(model, d, T, B, o["final_eval_windows"], device, autocast, nbytes) for lang, d in held.items()}
         eval_seconds = time.perf_counter() - t_eval
@@ -500,20 +520,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         recent = [r for r in step_recs if r["step"] > 1][-20:]
         tps = float(np.median([r["tokensPerSecond"] for r in recent])) if recent else 0.0
         mfu = float(np.median([r["mfu"] for r in recent])) if recent else 0.0
-        total_seconds = seconds_before + run_seconds
-        name = o.get("name") or f"Titans {cfg.arch.upper()} d{cfg.dim} x{cfg.layers} (PyTorch, {tokens_seen / 1e6:.0f}M tokens)"
-        meta = {
-            "name": name, "trained": True, "recipe": "python -m train.torch.train", "trainer": "pytorch", "torch": torch.__version__,
-            "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu", "world": dist.world,
-            "steps": step, "trainingTokens": tokens_seen, "trainingSeconds": round(total_seconds),
-            "heldOut": {k: {"lossPerToken": v["loss"], "bitsPerByte": v["bitsPerByte"], "perplexity": math.exp(v["loss"]) if v["loss"] == v["loss"] else None} for k, v in per_lang.items()},
-            "tokensPerSecond": tps, "mfu": mfu, "split": corpus.split,
-        }
-        if init_meta.get("name"):
-            meta["parent"] = init_meta["name"]
-        model_cpu = model.to("cpu")
-        save_model(os.path.join(out_dir, "model.trd"), model_cpu, tok.spec, meta)
-        save_model(os.path.join(out_dir, "model.safetensors"), model_cpu, tok.spec, meta)
+        meta["heldOut"] = {k: {"lossPerToken": v["loss"], "bitsPerByte": v["bitsPerByte"], "perplexity": math.exp(v["loss"]) if v["loss"] == v["loss"] else None} for k, v in per_lang.items()}
+        meta["tokensPerSecond"] = tps
+        meta["mfu"] = mfu
+        write_models(meta)
         metrics = {**meta, "config": cfg.to_json(), "parameters": model.parameter_count, "flopsPerToken": fpt, "peak": peak,
                    "batch": {"world": dist.world, "gradAccum": K, "batch": B, "seq": T}, "evals": evals, "stop": stop_reason,
                    "runSeconds": run_seconds, "evalSeconds": eval_seconds, "trainTokensInCorpus": train_tokens}
