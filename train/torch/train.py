@@ -483,7 +483,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 say(f"  held-out {e['loss']:.4f} nats/token, {e['bitsPerByte']:.3f} bits/byte")
             dist.barrier()
             t_log, tok_log = time.perf_counter(), 0
-        if o["checkpoint_minutes"] and time.perf_counter() - last_ckpt >= o["checkpoint_minutes"] * 60:
+        # every process must agree (saving gathers the samplers' states)
+        if o["checkpoint_minutes"] and dist.any(time.perf_counter() - last_ckpt >= o["checkpoint_minutes"] * 60):
             save_training()
             last_ckpt = time.perf_counter()
             dist.barrier()

@@ -85,6 +85,36 @@ class Trainer(unittest.TestCase):
             self.assertEqual(dtypes, {torch.float16, torch.bfloat16})
             run(*common, "--out", half)
 
+    def test_data_parallel_on_cpu(self) -> None:
+        """two processes as torchrun starts them (env://, gloo): one model, a world of 2 in the log"""
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        with tempfile.TemporaryDirectory() as d:
+            data = corpus(d)
+            cfg = os.path.join(d, "tiny.json")
+            with open(cfg, "w") as f:
+                json.dump(TINY, f)
+            out = os.path.join(d, "ddp")
+            root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+            procs = []
+            for r in range(2):
+                env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(r), LOCAL_RANK=str(r), OMP_NUM_THREADS="1")
+                procs.append(subprocess.Popen([sys.executable, "-m", "train.torch.train", "--data", data, "--config", cfg, "--out", out, "--steps", "3", "--threads", "1", "--device", "cpu"],
+                                              cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            outs = [p.communicate(timeout=120)[0] for p in procs]
+            self.assertEqual([p.returncode for p in procs], [0, 0], outs)
+            self.assertIn("batch 2x1x2 x 32 tokens", outs[0])
+            with open(os.path.join(out, "log.jsonl")) as f:
+                start = json.loads(f.readline())
+            self.assertEqual(start["world"], 2)
+            m, _, meta = load_model_file(os.path.join(out, "model.trd"))
+            self.assertEqual(meta["trainingTokens"], 3 * 2 * 2 * 32)
+
     def test_data_matches_typescript(self) -> None:
         tok = ByteTokenizer()
         docs = tokenize_texts(tok, ["abcdefghij", "ё"])
