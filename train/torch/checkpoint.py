@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import struct
 import tempfile
@@ -51,8 +52,19 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def js_json(v: Any) -> Any:
+    """v as JSON.stringify sees it: NaN and infinities become null"""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: js_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [js_json(x) for x in v]
+    return v
+
+
 def _json(v: Any) -> bytes:
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return json.dumps(js_json(v), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def encode_checkpoint(c: Checkpoint) -> bytes:
@@ -204,8 +216,7 @@ def save_model(path: str, model, tokenizer_spec: Dict[str, Any], meta: Optional[
     """write a model as .trd (read by the app as is) or .safetensors (`titans-reader model import`)"""
     c = model_checkpoint(model, tokenizer_spec, meta, float16)
     if path.endswith(".safetensors"):
-        md = {"format": SAFETENSORS_FORMAT, "config": json.dumps(c.config, separators=(",", ":")),
-              "tokenizer": json.dumps(tokenizer_spec, separators=(",", ":")), "meta": json.dumps(c.meta, separators=(",", ":"))}
+        md = {"format": SAFETENSORS_FORMAT, "config": _json(c.config).decode(), "tokenizer": _json(tokenizer_spec).decode(), "meta": _json(c.meta).decode()}
         write_atomic(path, encode_safetensors(c.tensors, md, c.storage))
     else:
         write_atomic(path, encode_checkpoint(c))

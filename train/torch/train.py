@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import memory as memory_mod
-from .checkpoint import load_model_file, save_model, write_atomic
+from .checkpoint import js_json, load_model_file, save_model, write_atomic
 from .config import config_from_partial, default_reader_config
 from .data import WindowSampler, evaluation_windows, load_corpus, split_tail, tokenize_texts
 from .flops import flops_per_token, peak_flops
@@ -494,7 +494,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # ---------------------------------------------------------------- final evaluation and model files
     if dist.main:
         total_seconds = seconds_before + run_seconds
-        name = o.get("name") or f"Titans {cfg.arch.upper()} d{cfg.dim} x{cfg.layers} (PyTorch, {tokens_seen / 1e6:.0f}M tokens)"
+        name = o.get("name") or f"Titans {cfg.arch.upper()} d{cfg.dim} x{cfg.layers} (PyTorch, {tokens_seen / 1e6:.3g}M tokens)"
         meta = {
             "name": name, "trained": True, "recipe": "python -m train.torch.train", "trainer": "pytorch", "torch": torch.__version__,
             "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu", "world": dist.world,
@@ -528,10 +528,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         metrics = {**meta, "config": cfg.to_json(), "parameters": model.parameter_count, "flopsPerToken": fpt, "peak": peak,
                    "batch": {"world": dist.world, "gradAccum": K, "batch": B, "seq": T}, "evals": evals, "stop": stop_reason,
                    "runSeconds": run_seconds, "evalSeconds": eval_seconds, "trainTokensInCorpus": train_tokens}
-        write_atomic(os.path.join(out_dir, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
+        write_atomic(os.path.join(out_dir, "metrics.json"), (json.dumps(js_json(metrics), indent=2) + "\n").encode())
         log({"type": "run", "fromStep": (resume or {}).get("step", 0), "toStep": step, "seconds": run_seconds, "stop": stop_reason, "tokensPerSecond": tps, "mfu": mfu})
         say(f"\n{'held-out':10} {'nats/token':>10} {'bits/byte':>10} {'perplexity':>11}")
         for k, v in per_lang.items():
+            if v["windows"] == 0:
+                say(f"{k:10} (no held-out text of {T + 1} tokens)")
+                continue
             say(f"{k:10} {v['loss']:10.4f} {v['bitsPerByte']:10.4f} {math.exp(v['loss']):11.3f}")
         say(f"{step} steps, {tokens_seen / 1e6:.2f}M tokens, {total_seconds / 60:.1f} min; {tps:,.0f} tok/s, MFU {100 * mfu:.1f}%")
         say(f"model written to {os.path.join(out_dir, 'model.trd')} and model.safetensors "
