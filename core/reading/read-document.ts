@@ -9,7 +9,9 @@ import type { SurpriseReport } from '../../models/memory/surprise.js';
 import { hasMemory } from '../../models/model/config.js';
 import { stateFromCheckpoint, stateToCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
+import { stateTensors } from '../../models/model/state.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
+import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { PROCESS_START } from '../process.js';
@@ -328,10 +330,14 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
     sessionStart = performance.now();
   };
 
+  // checkpoints read the state synchronously: on webgpu, read it asynchronously first
+  const readableState = () => prefetch(state ? stateTensors(state) : []);
+
   try {
     o.onProgress?.(pos, total);
     while (pos < total) {
       if (o.shouldStop?.()) {
+        await readableState();
         commit(false);
         db.prepare(`UPDATE readings SET status = 'paused' WHERE doc_id = ? AND model_id = ?`).run(docId, modelId);
         return { outcome: 'paused', tokensDone: pos, tokensTotal: total, seconds: secondsBefore };
@@ -342,13 +348,13 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       const input = tf.tensor2d(ids, [1, n], 'int32');
       let r: ReturnType<TitansModel['forward']>;
       try {
-        r = model.forward(input, state, { surprise: true });
+        r = await model.forwardAsync(input, state, { surprise: true }); // async reads: webgpu too
       } finally {
         input.dispose();
       }
       let logits: Float32Array;
       try {
-        logits = r.logits.dataSync() as Float32Array;
+        logits = (await r.logits.data()) as Float32Array;
       } catch (e) {
         disposeModelState(r.state);
         throw e;
@@ -370,11 +376,15 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       lastLogits = logits.slice((n - 1) * V, n * V);
       for (const l of memoryLayers) addMemorySignals(piece, l, r.surprise![l]!, pos, n);
       pos += n;
-      if (piece.length >= every && pos < total) commit(false);
+      if (piece.length >= every && pos < total) {
+        await readableState();
+        commit(false);
+      }
       o.onProgress?.(pos, total);
       await new Promise((resolve) => setImmediate(resolve)); // let a pause request in
     }
     if (!state) throw new ApiError('empty_file', 'The document has no text to read.');
+    await readableState();
     commit(true);
     return { outcome: 'done', tokensDone: pos, tokensTotal: total, seconds: secondsBefore };
   } finally {

@@ -1,7 +1,7 @@
 // The model worker: owns TensorFlow.js, the reading model and its own connection to the library,
 // and reads one document at a time into memory when the core asks (core/reading/queue.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { selectBackend } from '../../models/backend.js';
+import { backendLabel, selectBackend } from '../../models/backend.js';
 import { ApiError } from '../api/errors.js';
 import { openDatabase } from '../library/database.js';
 import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const warn = console.warn;
   console.warn = () => {}; // tfjs' "install the node backend" banner
   const backend = await selectBackend({ force: settings.backend }).finally(() => (console.warn = warn));
+  const backendName = backendLabel(backend); // "webgpu (its adapter)", "wasm", ...: shown, and stored with each memory
   const db = openDatabase(settings.databasePath);
   const reader = loadReaderModel(db, settings.dataDir, settings.modelFile);
-  send({ type: 'ready', model: reader.info, backend: backend.name });
+  send({ type: 'ready', model: reader.info, backend: backendName });
 
   const next = async (): Promise<void> => {
     if (busy) return;
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
         modelId: reader.info.id,
         model: reader.model,
         tokenizer: reader.tokenizer,
-        backend: backend.name,
+        backend: backendName,
         stepTokens: settings.stepTokens,
         checkpointTokens: settings.checkpointTokens,
         shouldStop: () => pauseRequested,
