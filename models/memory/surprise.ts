@@ -50,27 +50,77 @@ export function momentumNorm(S: tf.Tensor[]): tf.Tensor {
   return tf.sqrt(acc!);
 }
 
+/** reports whose tensors are read after the synchronous call that made them (withAsyncSurprise) */
+let deferred: Array<{ report: SurpriseReport; t: SurpriseTensors }> | null = null;
+
 /** read the collected tensors (outside any tf.tidy: never return large TypedArrays from tidy)
- *  and dispose them */
+ *  and dispose them; inside withAsyncSurprise, the report is filled when that resolves */
 export function readSurprise(
   t: SurpriseTensors,
   meta: { start: number; firstChunk: number; tensorNames: string[] },
 ): SurpriseReport {
-  const f = (x: tf.Tensor) => x.dataSync() as Float32Array;
-  const r: SurpriseReport = {
+  const base = {
     start: meta.start,
     length: t.loss.shape[1]!,
     memories: t.loss.shape[0]!,
     tensorNames: meta.tensorNames,
+    firstChunk: meta.firstChunk,
+    chunks: t.eta.shape[1]!,
+  };
+  if (deferred) {
+    // kept past any enclosing tf.tidy (TitansModel.forward's) until withAsyncSurprise reads them
+    for (const x of [t.loss, t.theta, ...t.gradNorm, t.eta, t.alpha, t.momentumNorm]) tf.keep(x);
+    const z = new Float32Array(0); // replaced before withAsyncSurprise resolves
+    const report: SurpriseReport = { ...base, loss: z, theta: z, gradNorm: t.gradNorm.map(() => z), eta: z, alpha: z, momentumNorm: z };
+    deferred.push({ report, t });
+    return report;
+  }
+  const f = (x: tf.Tensor) => x.dataSync() as Float32Array;
+  const r: SurpriseReport = {
+    ...base,
     loss: f(t.loss).slice(),
     theta: f(t.theta).slice(),
     gradNorm: t.gradNorm.map((x) => f(x).slice()),
-    firstChunk: meta.firstChunk,
-    chunks: t.eta.shape[1]!,
     eta: f(t.eta).slice(),
     alpha: f(t.alpha).slice(),
     momentumNorm: f(t.momentumNorm).slice(),
   };
-  tf.dispose([t.loss, t.theta, ...t.gradNorm, t.eta, t.alpha, t.momentumNorm]);
+  disposeSurpriseTensors(t);
   return r;
+}
+
+function disposeSurpriseTensors(t: SurpriseTensors): void {
+  tf.dispose([t.loss, t.theta, ...t.gradNorm, t.eta, t.alpha, t.momentumNorm]);
+}
+
+/**
+ * Run `f` (synchronous: a forward call with surprise) and read the surprise reports it makes
+ * afterwards with `await data()`, which every backend can do; the webgpu backend in Node cannot
+ * read synchronously. The reports are complete when the promise resolves.
+ */
+export async function withAsyncSurprise<T>(f: () => T): Promise<T> {
+  if (deferred) throw new Error('withAsyncSurprise cannot be nested');
+  const mine: Array<{ report: SurpriseReport; t: SurpriseTensors }> = [];
+  deferred = mine;
+  let result: T;
+  try {
+    result = f();
+  } catch (e) {
+    for (const d of mine) disposeSurpriseTensors(d.t);
+    throw e;
+  } finally {
+    deferred = null;
+  }
+  try {
+    const read = async (x: tf.Tensor) => ((await x.data()) as Float32Array).slice();
+    await Promise.all(
+      mine.map(async ({ report, t }) => {
+        const [loss, theta, eta, alpha, momentumNorm, ...gradNorm] = await Promise.all([t.loss, t.theta, t.eta, t.alpha, t.momentumNorm, ...t.gradNorm].map(read));
+        Object.assign(report, { loss, theta, eta, alpha, momentumNorm, gradNorm });
+      }),
+    );
+  } finally {
+    for (const d of mine) disposeSurpriseTensors(d.t);
+  }
+  return result;
 }

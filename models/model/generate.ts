@@ -69,6 +69,17 @@ export function sampleToken(logits: Float32Array, opts: SampleOptions, random: (
   return pool[pool.length - 1]!.i;
 }
 
+/** the last position's logits, read asynchronously (every backend, webgpu in Node included) */
+async function lastRowAsync(logits: tf.Tensor): Promise<Float32Array> {
+  const [B, T, V] = logits.shape as [number, number, number];
+  const row = tf.slice(logits, [0, T - 1, 0], [B, 1, V]);
+  try {
+    return (await row.data()) as Float32Array;
+  } finally {
+    row.dispose();
+  }
+}
+
 function lastRow(logits: tf.Tensor): Float32Array {
   const [B, T, V] = logits.shape as [number, number, number];
   const row = tf.slice(logits, [0, T - 1, 0], [B, 1, V]);
@@ -93,7 +104,7 @@ export async function* generate(model: TitansModel, prompt: ArrayLike<number>, o
     const ids = tf.tensor2d([Array.from(prompt)], [1, prompt.length], 'int32');
     const r = model.forward(ids, state);
     ids.dispose();
-    logits = lastRow(r.logits);
+    logits = await lastRowAsync(r.logits);
     r.logits.dispose();
     state = r.state;
     owned = true;
@@ -112,7 +123,7 @@ export async function* generate(model: TitansModel, prompt: ArrayLike<number>, o
       ids.dispose();
       if (owned) disposeModelState(state);
       state = r.state;
-      logits = lastRow(r.logits);
+      logits = await lastRowAsync(r.logits);
       r.logits.dispose();
       await new Promise((resolve) => setImmediate(resolve)); // let the event loop breathe between tokens
     }

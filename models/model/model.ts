@@ -1,7 +1,7 @@
 // The Titans language model: embeddings, a stack of MAC / MAG / MAL / LMM blocks, the output head,
 // a state carried across calls, per-layer surprise, and the training loss.
 import * as tf from '@tensorflow/tfjs';
-import type { SurpriseReport } from '../memory/surprise.js';
+import { type SurpriseReport, withAsyncSurprise } from '../memory/surprise.js';
 import { mm, rmsNorm } from '../memory/ops.js';
 import { type BlockContext, lmmBlock, macBlock, magBlock, malBlock } from './blocks.js';
 import { type ModelConfig, validateModelConfig } from './config.js';
@@ -104,6 +104,14 @@ export class TitansModel {
     const result: ForwardResult = { logits: out.logits, state: out.next };
     if (surprise) result.surprise = surprise;
     return result;
+  }
+
+  /**
+   * forward(), with the surprise reports read asynchronously: the way to read on every backend
+   * (the webgpu backend in Node cannot read a tensor synchronously). Same results as forward().
+   */
+  async forwardAsync(ids: tf.Tensor, state: ModelState | null = null, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    return opts.surprise ? withAsyncSurprise(() => this.forward(ids, state, opts)) : this.forward(ids, state, opts);
   }
 
   /** Mean next-token cross-entropy of batch [B, T + 1] read from the start (for training). */

@@ -1,10 +1,16 @@
-// Backend selection (models/backend.ts): native tfjs-node(-gpu) are absent on this machine, so
-// automatic selection must fall through to wasm; forcing by name and by env must work; the
-// re-registered MatMul gradient must equal tfjs' own.
+// Backend selection (models/backend.ts): this machine has no GPU (WebGPU finds SwiftShader at
+// most, a software adapter that is never picked by itself) and native tfjs-node(-gpu) are absent,
+// so automatic selection must fall through to wasm; forcing by name and by env must work; the
+// re-registered MatMul gradient must equal tfjs' own. The model on webgpu: webgpu.test.ts.
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BACKEND_ORDER, isMatMulGradientPatched, parseBackendName, selectBackend } from '../../../models/backend.js';
+import { BACKEND_ORDER, adapterLabel, backendLabel, isMatMulGradientPatched, isSoftwareAdapter, parseBackendName, selectBackend } from '../../../models/backend.js';
 import { useBackend } from './helpers.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// with it, Dawn finds SwiftShader: automatic selection must refuse it
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 
 describe('selectBackend', () => {
   const saved = process.env.TITANS_BACKEND;
@@ -14,9 +20,9 @@ describe('selectBackend', () => {
     await useBackend('cpu');
   });
 
-  it('tries node-gpu, node, wasm, cpu in that order and reports why each was skipped', async () => {
+  it('tries webgpu, node-gpu, node, wasm, cpu in that order and reports why each was skipped', async () => {
     delete process.env.TITANS_BACKEND;
-    expect(BACKEND_ORDER).toEqual(['node-gpu', 'node', 'wasm', 'cpu']);
+    expect(BACKEND_ORDER).toEqual(['webgpu', 'node-gpu', 'node', 'wasm', 'cpu']);
     const info = await selectBackend();
     expect(info.tried.map((t) => t.name)).toEqual(BACKEND_ORDER.slice(0, info.tried.length));
     const last = info.tried[info.tried.length - 1]!;
@@ -24,16 +30,35 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe(info.tfName);
     for (const t of info.tried.slice(0, -1)) expect(t.error).toBeTruthy();
     if (info.name === 'wasm') {
-      // the native packages cannot be installed here (STACK.md)
-      expect(info.tried.length).toBe(3);
-      expect(info).toMatchObject({ tfName: 'wasm', threads: 1, gpu: false });
+      // no GPU and the native packages cannot be installed here (STACK.md)
+      expect(info.tried.length).toBe(4);
+      expect(info).toMatchObject({ tfName: 'wasm', threads: 1, gpu: false, adapter: null });
       expect(isMatMulGradientPatched()).toBe(true);
+      if (process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD) expect(info.tried[0]!.error).toMatch(/software one \(google swiftshader.*\).*TITANS_BACKEND=webgpu/);
+      else expect(info.tried[0]!.error).toMatch(/WebGPU found no adapter|software/);
     }
+  });
+
+  it('knows software adapters by their info, and names adapters readably', () => {
+    const swiftshader = { vendor: 'google', architecture: 'swiftshader', device: 'swiftshader-device-subzero-', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true };
+    expect(isSoftwareAdapter(swiftshader)).toBe(true);
+    expect(adapterLabel(swiftshader)).toBe('google swiftshader-device-subzero (SwiftShader driver 5.0.0; software)');
+    expect(isSoftwareAdapter({ vendor: 'mesa', device: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'mesa', description: 'lavapipe' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' })).toBe(true);
+    expect(isSoftwareAdapter({ isFallbackAdapter: true })).toBe(true);
+    const nvidia = { vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h200', description: 'NVIDIA: 550.54.15', isFallbackAdapter: false };
+    expect(isSoftwareAdapter(nvidia)).toBe(false);
+    expect(adapterLabel(nvidia)).toBe('nvidia-h200 (NVIDIA: 550.54.15)');
+    expect(adapterLabel({ vendor: 'apple', architecture: 'metal-3' })).toBe('apple metal-3');
+    expect(adapterLabel({})).toBe('unknown adapter');
+    expect(backendLabel({ name: 'webgpu', adapter: 'nvidia-h200' })).toBe('webgpu (nvidia-h200)');
+    expect(backendLabel({ name: 'wasm', adapter: null })).toBe('wasm');
   });
 
   it('forces a backend by argument and by TITANS_BACKEND', async () => {
     const a = await selectBackend({ force: 'cpu' });
-    expect(a).toMatchObject({ name: 'cpu', tfName: 'cpu', threads: 1, gpu: false });
+    expect(a).toMatchObject({ name: 'cpu', tfName: 'cpu', threads: 1, gpu: false, adapter: null });
     expect(tf.getBackend()).toBe('cpu');
     process.env.TITANS_BACKEND = 'wasm';
     const b = await selectBackend();
@@ -53,6 +78,7 @@ describe('selectBackend', () => {
     if (!native) await expect(selectBackend({ force: 'node' })).rejects.toThrow(/no TensorFlow.js backend could start/);
     expect(() => parseBackendName('cuda')).toThrow(/unknown backend/);
     expect(parseBackendName('tfjs-node-gpu')).toBe('node-gpu');
+    expect(parseBackendName('WebGPU')).toBe('webgpu');
   });
 
   it('the re-registered MatMul gradient equals the analytic one for every transpose combination', async () => {
