@@ -1,7 +1,7 @@
 // Turns a stream of normalized text into stored blocks, chapters and metadata (chapters and metadata
 // only for text and Markdown), one line at a time, so a file of any size passes in constant memory.
 import type { DocumentFormat } from '../api/contract.js';
-import { headingOfMarkdownLine, headingOfPlainLine, setextLevel } from './headings.js';
+import { headingOfMarkdownLine, headingOfPlainLine, metaLine, setextLevel } from './headings.js';
 
 export const BLOCK_TARGET = 16 * 1024; // characters per stored block (the reader renders per block)
 const MAX_LINE_SCAN = 64 * 1024; // a longer line is stored in pieces and never taken for a heading
@@ -125,7 +125,7 @@ export class TextAssembler {
       if (this.frontMatter === 'inside') return;
     } else if (this.frontMatter === 'inside') {
       if (text.trim() === '---' || text.trim() === '...') this.frontMatter = 'done';
-      else this.readMetaLine(text, /^(title|author):\s*["']?(.*?)["']?\s*$/i);
+      else this.readMetaLine(text, true);
       return;
     }
     const fence = /^\s{0,3}(`{3,}|~{3,})/.exec(text);
@@ -153,17 +153,17 @@ export class TextAssembler {
   }
 
   private inspectPlain(text: string, start: number, blank: boolean): void {
-    if (this.linesSeen <= 300) this.readMetaLine(text, /^(title|author):\s*(.+?)\s*$/i);
+    if (this.linesSeen <= 300) this.readMetaLine(text, false);
     if (blank || !this.prevBlank) return;
     const heading = headingOfPlainLine(text);
     if (heading) this.addChapter(heading.title, heading.level, start, this.line);
   }
 
-  private readMetaLine(text: string, pattern: RegExp): void {
-    const m = pattern.exec(text);
-    if (!m || !m[2]) return;
-    if (m[1]!.toLowerCase() === 'title' && this.title === null) this.title = m[2].slice(0, 500);
-    if (m[1]!.toLowerCase() === 'author' && this.author === null) this.author = m[2].slice(0, 500);
+  private readMetaLine(text: string, quotes: boolean): void {
+    const m = metaLine(text, quotes);
+    if (!m) return;
+    if (m.key === 'title' && this.title === null) this.title = m.value.slice(0, 500);
+    if (m.key === 'author' && this.author === null) this.author = m.value.slice(0, 500);
   }
 
   private addChapter(title: string, level: number, start: number, line: number): void {

@@ -1,5 +1,7 @@
 // Imports a document into the library. Plain text and Markdown are streamed (constant memory for
-// any size); PDF, EPUB, DOCX and HTML go through their parsers (core/ingest/formats). A file is
+// any size); PDF, EPUB, DOCX and HTML go through their parsers (core/ingest/formats), in a worker
+// thread with a time and a heap limit and a cap on their text (core/ingest/limits.ts), so a
+// hostile file fails alone with a message naming the limit. A file is
 // taken for what its bytes say it is, its name second. The document row is written first with
 // status 'importing' and flipped to 'ready' at the end, so a crash or a failure leaves nothing
 // visible; leftovers are swept on the next open.
@@ -10,7 +12,9 @@ import type { DocumentFormat, DocumentSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { countNewlines, TextAssembler, type Block, type ChapterMark } from '../ingest/assembler.js';
 import { createDecoder, NewlineNormalizer } from '../ingest/decode.js';
-import { DEFAULT_MAX_DOCUMENT_BYTES, parseDocument, type ParsedDocument } from '../ingest/formats/index.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, type ParsedDocument } from '../ingest/formats/index.js';
+import { resolveLimits, textTooLong, type ParseLimits } from '../ingest/limits.js';
+import { parseInWorker } from '../ingest/parse-in-worker.js';
 import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from '../ingest/sniff.js';
 import type { Db } from './database.js';
 import { DocumentWriter } from './document-writer.js';
@@ -44,6 +48,8 @@ export interface ImportOptions {
   displayName?: string;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
+  /** Bounds on parsing PDF, EPUB, DOCX and HTML (the defaults in core/ingest/limits.ts; tests use tiny ones). */
+  limits?: Partial<ParseLimits>;
 }
 
 export function formatOf(fileName: string): DocumentFormat {
@@ -135,8 +141,10 @@ async function importText(db: Db, file: string, name: string, format: DocumentFo
 
 /** PDF, EPUB, DOCX, HTML: parsed whole (documents of this kind are far smaller than their limit in text). */
 async function importParsed(db: Db, file: string, name: string, size: number, sha256: string, opts: ImportOptions): Promise<ImportResult> {
-  const parsed = await parseDocument(file, { displayName: name });
+  const parsed = await parseInWorker(file, { displayName: name, limits: opts.limits, signal: opts.signal });
   throwIfCancelled(opts.signal);
+  const { maxChars } = resolveLimits(opts.limits);
+  if (parsed.text.length > maxChars) throw textTooLong(name, maxChars);
   if (!/\S/.test(parsed.text)) throw new ApiError('empty_file', `${name} holds no readable text.`, 'Check that you picked the right file.');
   const writer = new DocumentWriter(db, { title: name.replace(/\.[^.]+$/, ''), format: parsed.format, fileName: name, fileSize: size, sha256, encoding: 'utf-8' }, [...new Set([...parsed.pages.map((p) => p.start), ...parsed.chapters.map((c) => c.start)])].sort((x, y) => x - y));
   try {
@@ -157,7 +165,7 @@ async function importParsed(db: Db, file: string, name: string, size: number, sh
       chars: parsed.text.length,
       lines: countNewlines(parsed.text) + (parsed.text.endsWith('\n') ? 0 : 1),
       chapters: withLines(parsed),
-      pages: parsed.pages,
+      pages: parsed.pages.map((p) => (p.label !== null && p.label.length > 100 ? { ...p, label: p.label.slice(0, 100) } : p)),
     });
     return { document: getSummary(db, writer.docId), duplicate: false };
   } catch (e) {
@@ -175,7 +183,7 @@ function withLines(parsed: ParsedDocument): ChapterMark[] {
   for (const { c, i } of order) {
     line += countNewlines(parsed.text.slice(at, c.start));
     at = c.start;
-    out[i] = { title: c.title, level: c.level, start: c.start, line };
+    out[i] = { title: c.title.slice(0, 300), level: c.level, start: c.start, line };
   }
   return out;
 }

@@ -1,7 +1,8 @@
 // EPUB 2 and 3: container.xml -> OPF -> spine order; chapters from nav.xhtml (EPUB 3) or
 // toc.ncx (EPUB 2) mapped to offsets; the book's page-list when it has one; dc:title/dc:creator.
 // The archive is checked before anything is inflated (see zip.ts), and every path the book
-// refers to must stay inside it.
+// refers to must stay inside it. A file the spine lists more than once is read once, at its
+// first place (a spine that repeats a 4 MB chapter 20,000 times is a 4 MB book, not 80 GB).
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { ApiError } from '../../api/errors.js';
@@ -18,10 +19,10 @@ const xml = new XMLParser({
   isArray: (name) => ['rootfile', 'item', 'itemref', 'navPoint', 'pageTarget', 'title', 'creator', 'meta'].includes(name),
 });
 
-export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits): Promise<ParsedDocument> {
+export async function parseEpub(bytes: Buffer, file: string, opts: { limits?: ZipLimits; maxChars?: number } = {}): Promise<ParsedDocument> {
   const name = path.basename(file);
   const bad = (why: string) => new ApiError('unreadable', `${name} is not a readable EPUB: ${why}.`, 'The book may be damaged; download or export it again.');
-  const zip = ZipArchive.open(bytes, name, 'EPUB book', limits);
+  const zip = ZipArchive.open(bytes, name, 'EPUB book', opts.limits);
 
   const container = zip.text('META-INF/container.xml');
   if (container === null) throw bad('META-INF/container.xml is missing');
@@ -58,7 +59,7 @@ export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits)
   const spine = (asArray(spineNode['itemref']) as Xml[]).map((r) => String(r['@_idref'] ?? ''));
   if (spine.length === 0) throw bad('its spine (the reading order) is empty');
 
-  const out = new TextBuilder();
+  const out = new TextBuilder(name, opts.maxChars);
   const fileStart = new Map<string, number>();
   const anchors = new Map<string, number>();
   const headings: Chapter[] = [];
@@ -66,12 +67,13 @@ export async function parseEpub(bytes: Buffer, file: string, limits?: ZipLimits)
     const item = manifest.get(idref);
     if (!item && remote.has(idref)) throw bad(`its reading order includes "${idref}", a remote resource outside the book`);
     if (!item) throw bad(`the reading order names "${idref}", which is not in the manifest`);
+    if (fileStart.has(item.href)) continue; // listed again: its text is already in, at its first place
     const markup = zip.text(item.href);
     if (markup === null) throw bad(`the chapter file "${item.href}" listed in its reading order is missing from the archive`);
     fileStart.set(item.href, out.nextOffset);
     const { document } = parseMarkup(markup);
     const walked = walkDom(document.body ?? document, out);
-    headings.push(...walked.headings);
+    for (const h of walked.headings) headings.push(h); // not push(...): a long list overflows the call stack
     for (const [id, offset] of walked.anchors) anchors.set(`${item.href}#${id}`, offset);
   }
   const text = out.toString();
@@ -133,19 +135,28 @@ function readNav(markup: string, dir: string, locate: (href: string, baseDir: st
   const tocNav = navs.find((n) => typeOf(n).some((t) => t === 'toc' || t === 'doc-toc')) ?? navs[0];
   const pageNav = navs.find((n) => typeOf(n).some((t) => t === 'page-list' || t === 'doc-pagelist'));
   const chapters: Chapter[] = [];
-  const visitList = (list: DomNode, level: number) => {
-    for (const li of Array.from(list.childNodes)) {
-      if (li.localName !== 'li') continue;
-      for (const child of Array.from(li.childNodes)) {
-        if (child.localName === 'a') {
-          const start = locate(child.getAttribute?.('href') ?? '', dir);
-          const title = collapse(child.textContent);
-          if (start !== null && title) chapters.push({ title, level, start });
-        } else if (child.localName === 'ol' || child.localName === 'ul') visitList(child, level + 1);
-      }
+  // Lists within lists, in document order (an item's link, its sub-lists, then the next item),
+  // with a stack of our own so that any depth of nesting passes.
+  type Frame = { kind: 'top' | 'list' | 'item'; nodes: ArrayLike<DomNode>; i: number; level: number };
+  const stack: Frame[] = tocNav ? [{ kind: 'top', nodes: tocNav.childNodes, i: 0, level: 0 }] : [];
+  const isList = (n: DomNode) => n.localName === 'ol' || n.localName === 'ul';
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.i >= frame.nodes.length) {
+      stack.pop();
+      continue;
     }
-  };
-  if (tocNav) for (const child of Array.from(tocNav.childNodes)) if (child.localName === 'ol' || child.localName === 'ul') visitList(child, 1);
+    const node = frame.nodes[frame.i++]!;
+    if (frame.kind === 'list') {
+      if (node.localName === 'li') stack.push({ kind: 'item', nodes: node.childNodes, i: 0, level: frame.level });
+    } else if (isList(node)) {
+      stack.push({ kind: 'list', nodes: node.childNodes, i: 0, level: frame.level + 1 });
+    } else if (frame.kind === 'item' && node.localName === 'a') {
+      const start = locate(node.getAttribute?.('href') ?? '', dir);
+      const title = collapse(node.textContent);
+      if (start !== null && title) chapters.push({ title, level: frame.level, start });
+    }
+  }
   const pages: PageMark[] = [];
   if (pageNav) {
     for (const a of Array.from((pageNav as unknown as { querySelectorAll(s: string): ArrayLike<DomNode> }).querySelectorAll('a'))) {

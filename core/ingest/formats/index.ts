@@ -48,14 +48,14 @@ export async function parseDocument(file: string, opts: ParseOptions = {}): Prom
   switch (format) {
     case 'pdf': {
       const { parsePdf } = await import('./pdf.js');
-      return parsePdf(bytes, name);
+      return parsePdf(bytes, name, { maxChars: opts.maxChars });
     }
     case 'epub':
-      return parseEpub(bytes, name);
+      return parseEpub(bytes, name, { maxChars: opts.maxChars });
     case 'docx':
-      return parseDocx(bytes, name);
+      return parseDocx(bytes, name, { maxChars: opts.maxChars });
     case 'html':
-      return parseHtml(decodeHtml(bytes));
+      return parseHtml(decodeHtml(bytes), name, opts.maxChars);
   }
 }
 
@@ -75,11 +75,36 @@ export function detectFormat(bytes: Buffer, name: string): DocumentFormat {
     }
   }
   const text = bytes.subarray(0, 4096).toString('utf8').replace(/^\uFEFF/, '').trimStart().toLowerCase();
-  if (text.startsWith('<!doctype html') || text.startsWith('<html') || /^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<(!doctype html|html)/.test(text)) return 'html';
+  if (startsAsHtml(text)) return 'html';
   const byExt = BY_EXTENSION[path.extname(name).toLowerCase()];
   if (byExt) return byExt;
   if (/<(head|body|p|div|h1)[\s>]/.test(text)) return 'html';
   throw new ApiError('unsupported_format', `${name} is not a PDF, EPUB, Word (.docx) or HTML document.`, 'Plain text and Markdown files are imported as text; other formats are not supported yet.');
+}
+
+/**
+ * `<!doctype html` or `<html` first, after an optional XML declaration and any comments. Scanned
+ * by hand: the regex this replaces, /^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<(!doctype html|html)/,
+ * backtracks exponentially over a run of "<!---->".
+ */
+export function startsAsHtml(lowerText: string): boolean {
+  let i = 0;
+  const skipSpace = () => {
+    while (i < lowerText.length && /\s/.test(lowerText[i]!)) i++;
+  };
+  if (lowerText.startsWith('<?xml', i)) {
+    const gt = lowerText.indexOf('>', i);
+    if (gt < 0) return false;
+    i = gt + 1;
+    skipSpace();
+  }
+  while (lowerText.startsWith('<!--', i)) {
+    const end = lowerText.indexOf('-->', i + 4);
+    if (end < 0) return false;
+    i = end + 3;
+    skipSpace();
+  }
+  return lowerText.startsWith('<!doctype html', i) || lowerText.startsWith('<html', i);
 }
 
 function decodeHtml(bytes: Buffer): string {

@@ -25,7 +25,7 @@ const require = createRequire(import.meta.url);
 const pdfjsRoot = path.dirname(require.resolve('pdfjs-dist/package.json'));
 const standardFontDataUrl = path.join(pdfjsRoot, 'standard_fonts') + path.sep;
 
-export async function parsePdf(bytes: Buffer, file: string): Promise<ParsedDocument> {
+export async function parsePdf(bytes: Buffer, file: string, opts: { maxChars?: number } = {}): Promise<ParsedDocument> {
   const name = path.basename(file);
   const pdfjs = await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href);
   // pdfjs transfers (detaches) the buffer it is given: hand it a copy.
@@ -45,7 +45,7 @@ export async function parsePdf(bytes: Buffer, file: string): Promise<ParsedDocum
     throw openError(e, name);
   }
   try {
-    const out = new TextBuilder();
+    const out = new TextBuilder(name, opts.maxChars);
     const pages: PageMark[] = [];
     const labels: string[] | null = await doc.getPageLabels().catch(() => null);
     for (let i = 1; i <= doc.numPages; i++) {
@@ -56,8 +56,12 @@ export async function parsePdf(bytes: Buffer, file: string): Promise<ParsedDocum
         items = (content.items as Array<Partial<Item>>).filter((it): it is Item => typeof it.str === 'string' && Array.isArray(it.transform));
         page.cleanup();
       } catch (e) {
+        if (e instanceof ApiError) throw e;
         throw new ApiError('unreadable', `${name} is damaged: page ${i} of ${doc.numPages} cannot be read (${e instanceof Error ? e.message : String(e)}).`, 'Download or export the PDF again.');
       }
+      let pageChars = 0;
+      for (const it of items) pageChars += it.str.length;
+      out.ensureRoom(pageChars);
       const start = out.nextOffset;
       for (const paragraph of pageParagraphs(items)) out.add(paragraph);
       pages.push({ start, number: i, label: labels?.[i - 1] ?? null });
@@ -108,9 +112,15 @@ function openError(e: unknown, name: string): ApiError {
     return new ApiError('unreadable', `${name} is protected by a password, so its text cannot be read.`, 'Open it in a PDF viewer with the password and save or print an unprotected copy, then import that.');
   }
   if (err?.name === 'InvalidPDFException') {
-    return new ApiError('unreadable', `${name} is not a valid PDF: ${(err.message ?? 'its structure is damaged').replace(/\.+$/, '').toLowerCase()}.`, 'The file may be damaged or incomplete; download or export it again.');
+    return new ApiError('unreadable', `${name} is not a valid PDF: ${withoutFinalDots(err.message ?? 'its structure is damaged').toLowerCase()}.`, 'The file may be damaged or incomplete; download or export it again.');
   }
   return new ApiError('unreadable', `${name} could not be opened as a PDF (${err?.message ?? String(e)}).`, 'The file may be damaged or incomplete; download or export it again.');
+}
+
+function withoutFinalDots(s: string): string {
+  let end = s.length;
+  while (end > 0 && s[end - 1] === '.') end--;
+  return s.slice(0, end);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -130,13 +140,17 @@ async function destinationPage(doc: any, dest: OutlineNode['dest']): Promise<num
 /** Rebuilds lines (same baseline) and paragraphs (a taller gap between lines) from positioned text items. */
 export function pageParagraphs(items: Item[]): string[] {
   const lines: Array<{ text: string; y: number; size: number }> = [];
-  let cur = '';
+  // The line so far, in pieces (a string grown with += is a rope that every look at its end would flatten again).
+  const cur: string[] = [];
+  let curEndsInSpace = false;
   let curY: number | null = null;
   let curSize = 0;
   let lastEnd: number | null = null;
   const endLine = () => {
-    if (curY !== null && cur.trim() !== '') lines.push({ text: cur.trim(), y: curY, size: curSize });
-    cur = '';
+    const text = cur.join('').trim();
+    if (curY !== null && text !== '') lines.push({ text, y: curY, size: curSize });
+    cur.length = 0;
+    curEndsInSpace = false;
     curY = null;
     curSize = 0;
     lastEnd = null;
@@ -147,8 +161,9 @@ export function pageParagraphs(items: Item[]): string[] {
     const size = it.height || Math.abs(it.transform[3] ?? 0) || 10;
     if (curY !== null && Math.abs(y - curY) > Math.max(1, size * 0.5)) endLine();
     if (it.str !== '') {
-      if (cur !== '' && lastEnd !== null && x > lastEnd + size * 0.15 && !/\s$/.test(cur) && !/^\s/.test(it.str)) cur += ' ';
-      cur += it.str;
+      if (cur.length > 0 && lastEnd !== null && x > lastEnd + size * 0.15 && !curEndsInSpace && !/^\s/.test(it.str)) cur.push(' ');
+      cur.push(it.str);
+      curEndsInSpace = /\s/.test(it.str[it.str.length - 1]!);
       if (curY === null) curY = y;
       curSize = Math.max(curSize, size);
       lastEnd = x + it.width;

@@ -38,6 +38,8 @@ export interface ParsedDocument {
 export interface ParseOptions {
   /** Refuse files larger than this many bytes (default 1 GiB). */
   maxBytes?: number;
+  /** Refuse a document whose text passes this many UTF-16 code units (default MAX_DOCUMENT_CHARS, 128 Mi). */
+  maxChars?: number;
   /** The name to report in messages (an upload is stored under a temporary name). */
   displayName?: string;
 }

@@ -1,7 +1,9 @@
 // A small ZIP reader for EPUB and DOCX that checks the archive before inflating anything:
 // declared sizes (zip bombs), compression ratios, and entry names that try to leave the archive.
 // Entries are inflated one at a time with a hard cap on the output, so a lying header cannot
-// make us inflate more than it declared.
+// make us inflate more than it declared; each entry is inflated at most once (a book that names
+// one chapter 20,000 times gets the same bytes back), and what is really inflated counts
+// against the same total as what the entries declare.
 import zlib from 'node:zlib';
 import { ApiError } from '../../api/errors.js';
 
@@ -29,17 +31,38 @@ interface Entry {
 
 export class ZipArchive {
   private readonly entries = new Map<string, Entry>();
+  private readonly unpacked = new Map<string, Buffer>();
+  private unpackedTotal = 0;
 
   private constructor(
     private readonly bytes: Buffer,
     private readonly fileName: string,
+    private readonly what: string,
+    private readonly limits: ZipLimits,
   ) {}
+
+  /** Bytes inflated so far (each entry counted once, as it is inflated once). */
+  get unpackedBytes(): number {
+    return this.unpackedTotal;
+  }
 
   /** Reads the central directory and applies the guards; throws ApiError for anything unsafe. */
   static open(bytes: Buffer, fileName: string, what: string, limits: ZipLimits = DEFAULT_ZIP_LIMITS): ZipArchive {
-    const zip = new ZipArchive(bytes, fileName);
+    const zip = new ZipArchive(bytes, fileName, what, limits);
     const broken = (why: string) =>
       new ApiError('unreadable', `${fileName} is not a readable ${what}: ${why}.`, 'The file may be damaged or incomplete; download or export it again.');
+    try {
+      zip.readDirectory(broken);
+    } catch (e) {
+      // A field that points past the end of the file (Buffer reads throw RangeError) is damage too.
+      if (e instanceof ApiError) throw e;
+      throw broken('the ZIP directory is damaged');
+    }
+    return zip;
+  }
+
+  private readDirectory(broken: (why: string) => ApiError): void {
+    const { bytes, fileName, what, limits } = this;
     const eocd = findEndOfCentralDirectory(bytes);
     if (eocd < 0) throw broken('the ZIP archive has no central directory (it is truncated or not a ZIP file)');
     let count = bytes.readUInt16LE(eocd + 10);
@@ -83,15 +106,12 @@ export class ZipArchive {
         throw new ApiError('unreadable', `${fileName} contains a file with an unsafe path ("${name}") that points outside the ${what}.`, 'The file may have been crafted to attack readers; it was not opened.');
       }
       total += uncompressedSize;
-      if (total > limits.maxTotalBytes) {
-        throw new ApiError('too_large', `${fileName} would unpack to more than ${Math.round(limits.maxTotalBytes / 1024 ** 2)} MB, which is far more than any ${what} needs.`, 'It may be a "zip bomb"; it was not unpacked. Check where the file came from.');
-      }
+      if (total > limits.maxTotalBytes) throw tooMuch(fileName, what, limits);
       if (uncompressedSize > limits.ratioAppliesAbove && uncompressedSize > limits.maxRatio * Math.max(1, compressedSize)) {
         throw new ApiError('too_large', `${fileName} contains "${name}", which would unpack to ${Math.round(uncompressedSize / 1024 ** 2)} MB from ${Math.max(1, Math.round(compressedSize / 1024))} KB, a compression ratio no real ${what} has.`, 'It may be a "zip bomb"; it was not unpacked. Check where the file came from.');
       }
-      if (!name.endsWith('/')) zip.entries.set(name, { name, method, compressedSize, uncompressedSize, localOffset });
+      if (!name.endsWith('/')) this.entries.set(name, { name, method, compressedSize, uncompressedSize, localOffset });
     }
-    return zip;
   }
 
   has(name: string): boolean {
@@ -102,10 +122,20 @@ export class ZipArchive {
     return [...this.entries.keys()];
   }
 
-  /** The entry's bytes, or null when the archive has no such entry. */
+  /** The entry's bytes, or null when the archive has no such entry. Inflated on the first read, then kept. */
   read(name: string): Buffer | null {
     const entry = this.entries.get(name) ?? this.entries.get(decodeURIComponentSafe(name));
     if (!entry) return null;
+    const known = this.unpacked.get(entry.name);
+    if (known) return known;
+    const out = this.inflate(entry, name);
+    this.unpackedTotal += out.length;
+    if (this.unpackedTotal > this.limits.maxTotalBytes) throw tooMuch(this.fileName, this.what, this.limits);
+    this.unpacked.set(entry.name, out);
+    return out;
+  }
+
+  private inflate(entry: Entry, name: string): Buffer {
     const b = this.bytes;
     const broken = () => new ApiError('unreadable', `${this.fileName} is damaged: "${name}" inside it cannot be unpacked.`, 'Download or export the file again.');
     const p = entry.localOffset;
@@ -131,6 +161,10 @@ export class ZipArchive {
     const bytes = this.read(name);
     return bytes === null ? null : new TextDecoder('utf-8').decode(bytes);
   }
+}
+
+function tooMuch(fileName: string, what: string, limits: ZipLimits): ApiError {
+  return new ApiError('too_large', `${fileName} would unpack to more than ${Math.round(limits.maxTotalBytes / 1024 ** 2)} MB, which is far more than any ${what} needs.`, 'It may be a "zip bomb"; it was not unpacked. Check where the file came from.');
 }
 
 function findEndOfCentralDirectory(b: Buffer): number {
