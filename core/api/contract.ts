@@ -37,6 +37,8 @@ export const ReadingBrief = z.object({
   tokensTotal: z.number().int().nonnegative().nullable(),
   modelId: z.string(),
   modelName: z.string(),
+  /** what computed the memory, e.g. "webgpu (its adapter)", "wasm"; null until the reading is done */
+  backend: z.string().nullable(),
 });
 export type ReadingBrief = z.infer<typeof ReadingBrief>;
 

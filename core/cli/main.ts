@@ -42,7 +42,7 @@ Commands:
 Options:
   --data DIR         the library's folder (default: $TITANS_READER_DATA, else your user data folder)
   --model FILE       the model that reads (default: $TITANS_MODEL, else the library's default model)
-  --backend NAME     node-gpu, node, wasm or cpu (default: $TITANS_BACKEND, else the fastest that works)
+  --backend NAME     webgpu, node-gpu, node, wasm or cpu (default: $TITANS_BACKEND, else the fastest that works)
   -h, --help         show this help`;
 
 /** `--name VALUE` or `--name=VALUE`, removed from args. */

@@ -74,7 +74,7 @@ export async function status(api: ApiClient, out: Out): Promise<number> {
   const pct = (r: ReadingStatus) => (r.tokensTotal ? `${((100 * r.tokensDone) / r.tokensTotal).toFixed(r.status === 'done' ? 0 : 1)}%` : '');
   out(
     table(
-      ['ID', 'Title', 'Model', 'Status', 'Tokens', 'Done', 'Tokens/s', 'Time'],
+      ['ID', 'Title', 'Model', 'Status', 'Tokens', 'Done', 'Tokens/s', 'Time', 'Backend'],
       readings.map((r) => [
         String(r.docId),
         r.title,
@@ -84,6 +84,7 @@ export async function status(api: ApiClient, out: Out): Promise<number> {
         pct(r),
         r.tokensPerSecond ? Math.round(r.tokensPerSecond).toLocaleString('en') : '',
         formatDuration(r.seconds),
+        r.backend ?? '', // what computed the memory (with the WebGPU adapter)
       ]),
     ),
   );

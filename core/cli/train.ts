@@ -4,11 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeCheckpointFile, readCheckpointFileSync } from '../../models/checkpoint/format.js';
-import { selectBackend } from '../../models/backend.js';
+import { backendLabel, selectBackend } from '../../models/backend.js';
 import { modelConfig, type Architecture } from '../../models/model/config.js';
 import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
 import { TitansModel } from '../../models/model/model.js';
 import { trainLanguageModel } from '../../models/model/train-lm.js';
+import { prefetch } from '../../models/util/readback.js';
 import { ByteTokenizer, trainBpe, type Tokenizer } from '../../models/tokenizer/index.js';
 import { readTextFile } from '../ingest/read-text.js';
 import { formatDuration } from './format.js';
@@ -24,7 +25,7 @@ Options:
   --tokenizer T       byte (default) or bpe:N (train N merges on the files)
   --batch B --seq T   batch size and tokens per window (default 2, 256: larger batches can exhaust the wasm heap)
   --lr X              peak learning rate (default 3e-3)
-  --backend NAME      node-gpu, node, wasm or cpu (default: the fastest available)`;
+  --backend NAME      webgpu, node-gpu, node, wasm or cpu (default: the fastest available)`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -55,7 +56,7 @@ export async function trainCommand(args: string[], out: (s: string) => void, err
   };
   const texts = files.map((f) => readTextFile(f));
   const backend = await selectBackend(option(args, 'backend') ? { force: option(args, 'backend')! } : {});
-  out(`Backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'}${backend.gpu ? ', GPU' : ''})`);
+  out(`Backend: ${backendLabel(backend)}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${backend.gpu ? ', GPU' : ''}`);
 
   let model: TitansModel;
   let tokenizer: Tokenizer;
@@ -113,6 +114,7 @@ export async function trainCommand(args: string[], out: (s: string) => void, err
       out(`Stopped at step ${result.step}. Run the same command again to continue.`);
       return 130;
     }
+    await prefetch(Object.values(model.params.all)); // webgpu: read asynchronously before the synchronous writer
     await writeCheckpointFile(target, modelToCheckpoint(model, tokenizer.spec, { trainedOn: files.map((f) => path.basename(f)), steps: result.step, heldOutLoss: result.heldOutAfter }));
     fs.rmSync(checkpointPath, { force: true });
     out(`Held-out loss ${result.heldOutBefore.toFixed(3)} -> ${result.heldOutAfter.toFixed(3)} nats/token (perplexity ${Math.exp(result.heldOutAfter).toFixed(2)}). Model written to ${target}`);

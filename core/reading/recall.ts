@@ -36,7 +36,7 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
   for (const src of sources) {
     const state = memoryFromBytes(src.state);
     try {
-      const { lmLoss, memLoss } = scoreCue(model, tokenizer, state, ids, layers);
+      const { lmLoss, memLoss } = await scoreCue(model, tokenizer, state, ids, layers);
       let text = '';
       if (next > 0) {
         const out: number[] = [];
@@ -60,20 +60,28 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
 }
 
 /** Read the cue (padded with spaces to finish its last memory chunk, so every cue token is stored and scored). */
-function scoreCue(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, ids: Int32Array, layers: number[]): { lmLoss: number | null; memLoss: Array<number | null> } {
+async function scoreCue(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, ids: Int32Array, layers: number[]): Promise<{ lmLoss: number | null; memLoss: Array<number | null> }> {
   const pos = state?.pos ?? 0;
   const b = model.config.memory.chunkSize;
   const pad = (b - ((pos + ids.length) % b)) % b;
   const space = tokenizer.encode(' ').ids[0] ?? 32;
   const input = Int32Array.from([...ids, ...Array.from({ length: pad }, () => space)]);
   const x = tf.tensor2d(input, [1, input.length], 'int32');
-  const r = model.forward(x, state, { surprise: true });
-  x.dispose();
+  let r: Awaited<ReturnType<TitansModel['forwardAsync']>>;
+  try {
+    r = await model.forwardAsync(x, state, { surprise: true }); // asynchronous reads: webgpu too
+  } finally {
+    x.dispose();
+  }
   const V = model.config.vocabSize;
   const logp = tf.tidy(() => tf.logSoftmax(r.logits));
-  const lp = logp.dataSync() as Float32Array;
-  tf.dispose([logp, r.logits]);
-  disposeModelState(r.state);
+  let lp: Float32Array;
+  try {
+    lp = (await logp.data()) as Float32Array;
+  } finally {
+    tf.dispose([logp, r.logits]);
+    disposeModelState(r.state);
+  }
   let sum = 0;
   for (let t = 1; t < ids.length; t++) sum -= lp[(t - 1) * V + ids[t]!]!;
   const lmLoss = ids.length > 1 ? sum / (ids.length - 1) : null;

@@ -9,7 +9,7 @@ import type { Db } from '../library/database.js';
 import { loadMemory } from './book-memory.js';
 
 /** Mean surprisal (nats per token) of the question's tokens read after `context`, from `state`. */
-function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): number {
+async function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): Promise<number> {
   const before = tokenizer.encode(`${context}\nQuestion:`).ids;
   const asked = tokenizer.encode(` ${question}`).ids;
   const ids = Int32Array.from([...before, ...asked]);
@@ -17,23 +17,29 @@ function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelStat
   const r = model.forward(x, state);
   x.dispose();
   const V = model.config.vocabSize;
-  const lp = tf.tidy(() => tf.logSoftmax(r.logits).dataSync() as Float32Array);
+  const logp = tf.tidy(() => tf.logSoftmax(r.logits));
   r.logits.dispose();
   disposeModelState(r.state);
+  let lp: Float32Array;
+  try {
+    lp = (await logp.data()) as Float32Array; // asynchronously: the webgpu backend cannot read synchronously
+  } finally {
+    logp.dispose();
+  }
   let sum = 0;
   for (let t = before.length; t < ids.length; t++) sum -= lp[(t - 1) * V + ids[t]!]!;
   return sum / asked.length;
 }
 
-export function scorePassages(db: Db, model: TitansModel, tokenizer: Tokenizer, modelId: string, req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): number[] {
+export async function scorePassages(db: Db, model: TitansModel, tokenizer: Tokenizer, modelId: string, req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
   const scores = new Array<number>(req.passages.length).fill(0);
   for (const docId of new Set(req.passages.map((p) => p.docId))) {
     const state = req.useMemory ? loadMemory(db, docId, modelId) : null;
     try {
-      const base = questionLoss(model, tokenizer, state, '', req.question);
-      req.passages.forEach((p, i) => {
-        if (p.docId === docId) scores[i] = base - questionLoss(model, tokenizer, state, p.text, req.question);
-      });
+      const base = await questionLoss(model, tokenizer, state, '', req.question);
+      for (const [i, p] of req.passages.entries()) {
+        if (p.docId === docId) scores[i] = base - (await questionLoss(model, tokenizer, state, p.text, req.question));
+      }
     } finally {
       disposeModelState(state);
     }

@@ -19,6 +19,7 @@ interface Row {
   tokensTotal: number | null;
   modelId: string;
   modelName: string;
+  backend: string | null;
   trained: number;
   seconds: number;
   error: string | null;
@@ -27,12 +28,15 @@ interface Row {
   pidStart: number | null;
 }
 
+/** the backend that computed a finished reading's memory (memory_states.backend), for a readings row r */
+const STATE_BACKEND_SQL = `(SELECT s.backend FROM memory_states s WHERE s.doc_id = r.doc_id AND s.model_id = r.model_id)`;
+
 /** Readings, newest first; optionally of one document and/or one model. */
 export function listReadings(db: Db, filter: { docId?: number; modelId?: string } = {}): ReadingStatus[] {
   const rows = db
     .prepare(
       `SELECT r.doc_id AS docId, d.title, r.status, r.tokens_done AS tokensDone, r.tokens_total AS tokensTotal, r.model_id AS modelId,
-              m.name AS modelName, m.trained, r.seconds, r.error, r.updated_at AS updatedAt,
+              m.name AS modelName, ${STATE_BACKEND_SQL} AS backend, m.trained, r.seconds, r.error, r.updated_at AS updatedAt,
               r.reader_pid AS pid, r.reader_pid_start AS pidStart
        FROM readings r JOIN documents d ON d.id = r.doc_id JOIN models m ON m.id = r.model_id
        WHERE d.status = 'ready' AND (@docId IS NULL OR r.doc_id = @docId) AND (@modelId IS NULL OR r.model_id = @modelId)
@@ -47,6 +51,7 @@ export function listReadings(db: Db, filter: { docId?: number; modelId?: string 
     tokensTotal: r.tokensTotal,
     modelId: r.modelId,
     modelName: r.modelName,
+    backend: r.backend,
     modelTrained: r.trained === 1,
     seconds: r.seconds,
     tokensPerSecond: r.seconds > 0 ? r.tokensDone / r.seconds : null,
@@ -56,7 +61,7 @@ export function listReadings(db: Db, filter: { docId?: number; modelId?: string 
 }
 
 /** SQL for a document's latest reading as JSON (a column of the library list). */
-export const LATEST_READING_SQL = `(SELECT json_object('status', r.status, 'tokensDone', r.tokens_done, 'tokensTotal', r.tokens_total, 'modelId', r.model_id, 'modelName', m.name, 'pid', r.reader_pid, 'pidStart', r.reader_pid_start)
+export const LATEST_READING_SQL = `(SELECT json_object('status', r.status, 'tokensDone', r.tokens_done, 'tokensTotal', r.tokens_total, 'modelId', r.model_id, 'modelName', m.name, 'backend', ${STATE_BACKEND_SQL}, 'pid', r.reader_pid, 'pidStart', r.reader_pid_start)
    FROM readings r JOIN models m ON m.id = r.model_id WHERE r.doc_id = d.id ORDER BY r.updated_at DESC LIMIT 1)`;
 
 export function parseReadingBrief(json: string | null): ReadingBrief | null {

@@ -71,11 +71,9 @@ async function main(): Promise<void> {
         .catch((e: unknown) => send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() }));
     } else if (m.data.type === 'scorePassages') {
       const { requestId, ...req } = m.data;
-      try {
-        send({ type: 'passagesScored', requestId, scores: scorePassages(db, reader.model, reader.tokenizer, reader.info.id, req) });
-      } catch (e) {
-        send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() });
-      }
+      scorePassages(db, reader.model, reader.tokenizer, reader.info.id, req)
+        .then((scores) => send({ type: 'passagesScored', requestId, scores }))
+        .catch((e: unknown) => send({ type: 'requestFailed', requestId, error: ApiError.from(e).toJSON() }));
     } else {
       queue.push(m.data.docId);
       void next();

@@ -5,11 +5,12 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { selectBackend } from '../../models/backend.js';
+import { backendLabel, selectBackend } from '../../models/backend.js';
 import { readCheckpointFileSync, writeCheckpointFile, type JsonValue } from '../../models/checkpoint/format.js';
 import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
 import { trainLanguageModel } from '../../models/model/train-lm.js';
 import { disposeModelState, type ModelState } from '../../models/model/state.js';
+import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import { readDataset } from './dataset.js';
 import { FineTuneWorkerData, FromTrainer, ToTrainer, type ScoreSettings, type TrainSettings } from './protocol.js';
@@ -66,6 +67,7 @@ async function train(s: TrainSettings, backend: string): Promise<void> {
   const heldOutBefore = s.heldOutBefore ?? result.heldOutBefore;
   const meta = { ...s.meta, trained: true, steps: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter } as Record<string, JsonValue>;
   fs.mkdirSync(path.dirname(s.outFile), { recursive: true });
+  await prefetch(Object.values(model.params.all)); // webgpu: read asynchronously before the synchronous writer
   await writeCheckpointFile(s.outFile, modelToCheckpoint(model, tokenizer.spec, meta));
   // the checkpoint stays until the core has registered the new version (it removes it then)
   send({ type: 'done', step: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter });
@@ -89,7 +91,7 @@ export function packShortTexts(texts: string[], seqLen: number, heldOut: number)
 }
 
 /** Surprisal (nats) of every token of the text after its first, read in windows that carry the state. */
-function score(s: ScoreSettings): void {
+async function score(s: ScoreSettings): Promise<void> {
   const models: Array<{ file: string; meanSurprisal: number; surprisal: number[] }> = [];
   let tokens = 0;
   for (const file of s.modelFiles) {
@@ -102,13 +104,15 @@ function score(s: ScoreSettings): void {
     for (let from = 0; from < ids.length - 1; from += W) {
       const window = ids.slice(from, Math.min(ids.length, from + W + 1));
       const inputs = window.slice(0, -1);
-      const out = model.forward(tf.tensor2d(inputs, [1, inputs.length], 'int32'), state);
+      const x = tf.tensor2d(inputs, [1, inputs.length], 'int32');
+      const out = model.forward(x, state);
+      x.dispose();
       const nll = tf.tidy(() => {
         const logp = tf.logSoftmax(tf.reshape(out.logits, [inputs.length, -1]));
         const oneHot = tf.oneHot(tf.tensor1d(window.slice(1), 'int32'), logp.shape[1]!);
         return tf.neg(tf.sum(tf.mul(logp, oneHot), 1));
       });
-      surprisal.push(...nll.dataSync());
+      surprisal.push(...(await nll.data())); // asynchronously: webgpu too
       nll.dispose();
       out.logits.dispose();
       if (state) disposeModelState(state);
@@ -124,8 +128,8 @@ async function main(): Promise<void> {
   const warn = console.warn;
   console.warn = () => {}; // tfjs' "install the node backend" banner
   const backend = await selectBackend(settings.backend ? { force: settings.backend } : {}).finally(() => (console.warn = warn));
-  if (settings.mode === 'train') await train(settings, backend.name);
-  else score(settings);
+  if (settings.mode === 'train') await train(settings, backendLabel(backend));
+  else await score(settings);
 }
 
 main().catch((e: unknown) => send({ type: 'failed', error: ApiError.from(e).toJSON() }));

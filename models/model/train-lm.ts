@@ -75,6 +75,24 @@ export function heldOutLoss(model: TitansModel, docs: Int32Array[], seqLen: numb
   return sum / rows;
 }
 
+/** heldOutLoss, reading each loss asynchronously (every backend; webgpu cannot read synchronously) */
+export async function heldOutLossAsync(model: TitansModel, docs: Int32Array[], seqLen: number, batchSize: number, maxWindows: number): Promise<number> {
+  const batches = evaluationBatches(docs, seqLen, batchSize, maxWindows);
+  if (batches.length === 0) return NaN;
+  let sum = 0;
+  let rows = 0;
+  for (const b of batches) {
+    const loss = tf.tidy(() => model.loss(tf.tensor2d(b.tokens, b.shape, 'int32')));
+    try {
+      sum += (await loss.data())[0]! * b.shape[0];
+    } finally {
+      loss.dispose();
+    }
+    rows += b.shape[0];
+  }
+  return sum / rows;
+}
+
 export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResult> {
   const seqLen = o.seqLen ?? 128;
   const batchSize = o.batchSize ?? 8;
@@ -87,9 +105,9 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
   if (trainDocs.length === 0) throw new Error(`the training texts are too short: each needs more than ${seqLen} tokens after the held-out part is removed`);
   const sampler = new WindowSampler({ docs: trainDocs, batchSize, seqLen, seed: o.seed ?? 1 });
   const params = Object.fromEntries(Object.entries(o.model.params.all).filter(([name]) => (o.trainable ? o.trainable(name) : true)));
-  const evaluate = () => heldOutLoss(o.model, split.heldOut, seqLen, batchSize, evalWindows);
+  const evaluate = () => heldOutLossAsync(o.model, split.heldOut, seqLen, batchSize, evalWindows);
   // a resumed run needs no 'before' (it is in the first run's log); it would cost a full evaluation
-  const heldOutBefore = o.skipInitialEval ? NaN : evaluate();
+  const heldOutBefore = o.skipInitialEval ? NaN : await evaluate();
   const trainTokens = split.train.reduce((n, d) => n + d.length, 0);
   const heldOutTokens = split.heldOut.reduce((n, d) => n + d.length, 0);
   o.onStart?.({ heldOutBefore, trainTokens, heldOutTokens });
@@ -103,7 +121,7 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
     weightDecay: o.weightDecay ?? 0.1,
     tokensPerBatch: batchSize * seqLen,
     evalEvery: o.evalEvery,
-    evalLoss: evaluate,
+    evalLossAsync: evaluate,
     sampler,
     config: o.model.config as unknown as JsonValue,
     tokenizer: o.tokenizer.spec as unknown as JsonValue,
@@ -115,7 +133,7 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
   return {
     ...result,
     heldOutBefore,
-    heldOutAfter: evaluate(),
+    heldOutAfter: await evaluate(),
     trainTokens,
     heldOutTokens,
   };

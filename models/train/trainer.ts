@@ -9,6 +9,7 @@ import {
   writeCheckpointFile,
 } from '../checkpoint/format.js';
 import { assignCheckpointTensors, tensorsToCheckpoint } from '../checkpoint/tensors.js';
+import { prefetch } from '../util/readback.js';
 import { AdamW, type DecayFilter, clipByGlobalNormTensor, learningRate } from './optimizer.js';
 
 /** names of the optimizer's tensors in a training checkpoint ("optimizer/m/<param>", ".../v/...") */
@@ -206,6 +207,7 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
 
   const save = async () => {
     if (!o.checkpointPath) return;
+    await prefetch([...Object.values(o.params), ...Object.values(optimizer.m), ...Object.values(optimizer.v)]); // webgpu: read asynchronously first
     await writeCheckpointFile(
       o.checkpointPath,
       trainingCheckpoint({ params: o.params, optimizer, step, sampler: o.sampler, config: o.config, tokenizer: o.tokenizer, meta: o.meta }),
@@ -214,10 +216,13 @@ async function run<B>(o: TrainOptions<B>, optimizer: AdamW, keys: string[], vars
   };
   const evaluate = async (): Promise<number> => {
     if (o.evalLossAsync) return o.evalLossAsync();
-    return tf.tidy(() => {
-      const r = o.evalLoss!();
-      return typeof r === 'number' ? r : r.dataSync()[0]!;
-    });
+    const r = tf.tidy(() => o.evalLoss!());
+    if (typeof r === 'number') return r;
+    try {
+      return (await r.data())[0]!; // asynchronously: the webgpu backend cannot read synchronously
+    } finally {
+      r.dispose();
+    }
   };
 
   const nonFinite = o.nonFinite ?? 'throw';

@@ -2,9 +2,11 @@
 // Per backend and model size: reading (forward + memory update) tokens/s, a training step's
 // tokens/s, generation tokens/s, peak tensor memory, and the achieved matmul FLOP/s as a fraction
 // of the same backend's own plain matmul throughput measured in the same run (the baseline).
-// Usage: npm run bench:model [-- --backends wasm,cpu --sizes small,base --tokens 1024 --train-batch 2]
+// Usage: npm run bench:model [-- --backends webgpu,wasm,cpu --sizes small,base --tokens 1024 --train-batch 2]
+// webgpu runs by default only on a hardware adapter; --backends webgpu also benches a software one.
+// Timings end with a read of the last result, so a GPU's queued work is counted.
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendName } from '../../models/backend.js';
+import { backendLabel, selectBackend, type BackendName } from '../../models/backend.js';
 import { setWasmBatchSplit } from '../../models/memory/ops.js';
 import { modelConfig } from '../../models/model/config.js';
 import { generate } from '../../models/model/generate.js';
@@ -15,7 +17,8 @@ const arg = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
-const BACKENDS = arg('backends', 'node-gpu,node,wasm,cpu').split(',') as BackendName[];
+const BACKENDS = arg('backends', 'webgpu,node-gpu,node,wasm,cpu').split(',') as BackendName[];
+const EXPLICIT = args.includes('--backends');
 const SIZES = arg('sizes', 'small,base').split(',');
 const TOKENS = Number(arg('tokens', '1024'));
 const TRAIN_BATCH = Number(arg('train-batch', '2'));
@@ -90,24 +93,33 @@ async function benchOne(backend: string, size: string): Promise<Row> {
 
   // reading: the text in pieces of one segment, state carried (as when reading a document)
   const text = ids(1, TOKENS, config.vocabSize);
-  const read = () => {
+  /** returns the last piece's logits (the caller disposes them) */
+  const read = (): tf.Tensor => {
     let state: ModelState | null = null;
+    let last: tf.Tensor | null = null;
     for (let s = 0; s < TOKENS; s += config.segment) {
       const piece = tf.slice(text, [0, s], [1, Math.min(config.segment, TOKENS - s)]);
       const r = model.forward(piece, state);
       piece.dispose();
-      r.logits.dispose();
+      last?.dispose();
+      last = r.logits;
       disposeModelState(state);
       state = r.state;
     }
     disposeModelState(state);
+    return last!;
   };
-  read(); // warm up
+  const readAll = async () => {
+    const last = read();
+    await last.data(); // everything queued before it is done
+    last.dispose();
+  };
+  await readAll(); // warm up
   const t0 = performance.now();
-  read();
+  await readAll();
   const readSeconds = (performance.now() - t0) / 1000;
   const { flops, peakBytes } = await matmulFlops(() => {
-    read();
+    read().dispose();
     return tf.scalar(0);
   });
 
@@ -115,16 +127,17 @@ async function benchOne(backend: string, size: string): Promise<Row> {
   const T = config.segment * 2;
   const batch = ids(TRAIN_BATCH, T + 1, config.vocabSize);
   const vars = Object.values(model.params.all);
-  const step = () => {
+  const step = async (wait = true) => {
     const { value, grads } = tf.variableGrads(() => model.loss(batch), vars);
+    if (wait) await Promise.all([value, ...Object.values(grads)].map((t) => t.data()));
     tf.dispose([value, ...Object.values(grads)]);
   };
-  step();
+  await step();
   const t1 = performance.now();
-  step();
+  await step();
   const trainSeconds = (performance.now() - t1) / 1000;
   const train = await tf.profile(() => {
-    step();
+    void step(false);
     return tf.scalar(0);
   });
 
@@ -167,10 +180,14 @@ async function main(): Promise<void> {
       console.log(`${name}: not available (${(e as Error).message.split('\n')[0]})`);
       continue;
     }
+    if (name === 'webgpu' && !info.gpu && !EXPLICIT) {
+      console.log(`webgpu: only a software adapter (${info.adapter}); --backends webgpu benches it anyway`);
+      continue;
+    }
     setWasmBatchSplit(false); // the model's products are small: fewer, batched kernels win
     for (const size of name === 'cpu' ? SIZES.slice(0, 1) : SIZES) {
       process.stdout.write(`${name} ${size}... `);
-      const row = await benchOne(`${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''})`, size);
+      const row = await benchOne(`${backendLabel(info)}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''}`, size);
       console.log('done');
       rows.push(row);
     }

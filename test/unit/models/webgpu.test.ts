@@ -13,7 +13,9 @@
 // Webgpu cannot read a tensor synchronously in Node, so everything here reads with await data():
 // NeuralMemory/TitansModel surprise through withAsyncSurprise, states after prefetch.
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendInfo, selectBackend, takeWebGPUErrors } from '../../../models/backend.js';
 import { defaultConfig, type NeuralMemoryConfig } from '../../../models/memory/config.js';
@@ -22,6 +24,9 @@ import { withAsyncSurprise } from '../../../models/memory/surprise.js';
 import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../../models/memory/torch-compat.js';
 import { modelConfig } from '../../../models/model/config.js';
 import { generate } from '../../../models/model/generate.js';
+import { trainLanguageModel } from '../../../models/model/train-lm.js';
+import { ByteTokenizer } from '../../../models/tokenizer/index.js';
+import { readCheckpointFileSync } from '../../../models/checkpoint/format.js';
 import { disposeModelState, type ModelState, TitansModel } from '../../../models/model/model.js';
 import { neuralMemory64 } from '../../../models/reference/memory64.js';
 import { AdamW, clipByGlobalNormTensor } from '../../../models/train/optimizer.js';
@@ -429,5 +434,29 @@ describe('TitansModel on webgpu', () => {
     }
     expect(gpu.lossAfter).toBeLessThan(gpu.loss);
     expect(Math.abs(gpu.lossAfter - cpu.lossAfter) / cpu.lossAfter).toBeLessThan(1e-5);
+  });
+
+  it('fine-tuning (trainLanguageModel: held-out evaluation, steps, a checkpoint) runs as on cpu', async () => {
+    const text = 'the keeper counted the gulls and wrote the number down; '.repeat(6);
+    const dir = mkdtempSync(path.join(tmpdir(), 'titans-webgpu-train-'));
+    try {
+      const { cpu, gpu } = await onBoth(async () => {
+        const model = new TitansModel(modelConfig({ arch: 'mac', dim: 32, layers: 1, heads: 2, segment: 8, persistentTokens: 2, vocabSize: 260, memory: { chunkSize: 4, heads: 1 } }), { seed: 5 });
+        const losses: number[] = [];
+        const checkpointPath = path.join(dir, `${tf.getBackend()}.ckpt`);
+        const r = await trainLanguageModel({ model, tokenizer: new ByteTokenizer(), texts: [text], steps: 2, batchSize: 2, seqLen: 16, heldOut: 0.25, evalWindows: 2, seed: 3, checkpointPath, checkpointEvery: 1, onStep: (m) => losses.push(m.loss) });
+        const saved = readCheckpointFileSync(checkpointPath).tensors.find((t) => t.name === 'embed')!.data as Float32Array;
+        const embed = await read(model.params.all.embed!);
+        model.dispose();
+        return { losses, before: r.heldOutBefore, after: r.heldOutAfter, saved, embed };
+      });
+      expect(gpu.losses).toHaveLength(2);
+      gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!) / cpu.losses[i]!).toBeLessThan(1e-5));
+      expect(Math.abs(gpu.before - cpu.before) / cpu.before).toBeLessThan(1e-5);
+      expect(Math.abs(gpu.after - cpu.after) / cpu.after).toBeLessThan(1e-5);
+      expect(compare(gpu.saved, gpu.embed).maxAbs).toBe(0); // the checkpoint holds the trained weights
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

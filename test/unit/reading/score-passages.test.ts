@@ -33,7 +33,7 @@ function stepwise(model: TitansModel, tok: ByteTokenizer, prefix: string, questi
 }
 
 describe('passage scores', () => {
-  it('are the gain in the question’s surprisal, equal to reading token by token; an empty passage gains nothing', () => {
+  it('are the gain in the question’s surprisal, equal to reading token by token; an empty passage gains nothing', async () => {
     const model = new TitansModel(tinyReaderConfig(), { seed: 5 });
     const tok = new ByteTokenizer();
     const question = 'Where did the keeper put the lamp?';
@@ -43,7 +43,7 @@ describe('passage scores', () => {
       { docId: 2, text: 'Rain fell on the harbour all night long.' },
     ];
     const tensors = tf.memory().numTensors;
-    const scores = scorePassages(null as unknown as Db, model, tok, 'm', { question, passages, useMemory: false });
+    const scores = await scorePassages(null as unknown as Db, model, tok, 'm', { question, passages, useMemory: false });
     expect(tf.memory().numTensors).toBe(tensors); // nothing left behind in the long-lived worker
     expect(scores).toHaveLength(3);
     expect(scores[1]).toBeCloseTo(0, 6);

@@ -1,14 +1,16 @@
 // TITANS_BACKEND=webgpu through the app: the reading queue's model worker (a worker thread) starts
 // tfjs-backend-webgpu on Dawn (SwiftShader here and in CI, see test/unit/models/webgpu.test.ts)
 // and reads a short text into memory; its per-token surprise (stored as float16) and the memory
-// state (float32) equal a reading by the cpu backend of the same model. Fails, not skips, without
+// state (float32) equal a reading by the cpu backend of the same model. Then the same worker
+// recalls a cue under that memory (memory.recall: losses and a greedy continuation), and the
+// fine-tune worker scores a passage (models.compare), as on cpu. Fails, not skips, without
 // SwiftShader's Vulkan driver.
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../../core/api/client.js';
-import type { TokenTrace } from '../../../core/api/contract.js';
+import type { RecallResult, TokenTrace } from '../../../core/api/contract.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
 import { DATABASE_FILE } from '../../../core/paths.js';
@@ -36,7 +38,17 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function readWith(backend: string): Promise<{ trace: TokenTrace; state: ReturnType<typeof decodeCheckpoint>; backendColumn: string; workerBackend: string; seconds: number }> {
+interface Run {
+  trace: TokenTrace;
+  state: ReturnType<typeof decodeCheckpoint>;
+  backendColumn: string;
+  workerBackend: string;
+  seconds: number;
+  recall: RecallResult;
+  compare: { meanSurprisal: number; surprisal: number[] };
+}
+
+async function readWith(backend: string): Promise<Run> {
   const dataDir = path.join(dir, backend);
   const core = createCore({ dataDir, transport: 'in-process', reading: { modelFile, backend, stepTokens: 64, checkpointTokens: 64 } });
   cores.push(core);
@@ -57,8 +69,10 @@ async function readWith(backend: string): Promise<{ trace: TokenTrace; state: Re
   const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
   const row = db.prepare('SELECT backend, state FROM memory_states WHERE doc_id = ?').get(id) as { backend: string; state: Buffer };
   db.close();
-  const { backend: workerBackend } = await core.reading.model();
-  return { trace, state: decodeCheckpoint(new Uint8Array(row.state)), backendColumn: row.backend, workerBackend, seconds };
+  const { backend: workerBackend, model } = await core.reading.model();
+  const recall = await api.call('memory.recall', { cue: 'the gulls were', next: 4 });
+  const [compared] = (await api.call('models.compare', { ids: [model.id], text: 'Each evening he wrote the number down.' })).rows;
+  return { trace, state: decodeCheckpoint(new Uint8Array(row.state)), backendColumn: row.backend, workerBackend, seconds, recall, compare: compared! };
 }
 
 describe('reading into memory on webgpu', () => {
@@ -108,6 +122,20 @@ describe('reading into memory on webgpu', () => {
       expect(maxAbs, `state tensor ${t.name}`).toBeLessThanOrEqual(5e-5 * scale + 1e-7);
       if (scale > 0) stateWorst = Math.max(stateWorst, maxAbs / scale);
     });
+    // recall under no memory and under the book's, by the reading worker: losses within 1e-4
+    // relative (float32), the same greedy continuation
+    expect(gpu.recall.rows.length).toBe(2);
+    gpu.recall.rows.forEach((r, i) => {
+      const c = cpu.recall.rows[i]!;
+      expect(r.next).toBe(c.next);
+      for (const [x, y] of [[r.lmLoss, c.lmLoss], ...r.memLoss.map((m, l) => [m, c.memLoss[l]!] as const)] as const) {
+        expect(x).not.toBeNull();
+        expect(Math.abs(x! - y!)).toBeLessThanOrEqual(1e-4 * Math.abs(y!) + 1e-7);
+      }
+    });
+    // the fine-tune worker's scoring (models.compare) on webgpu: per token within 1e-4 relative
+    expect(gpu.compare.surprisal.length).toBe(cpu.compare.surprisal.length);
+    gpu.compare.surprisal.forEach((x, i) => expect(Math.abs(x - cpu.compare.surprisal[i]!)).toBeLessThanOrEqual(1e-4 * Math.abs(cpu.compare.surprisal[i]!) + 1e-6));
     console.log(
       `read ${a.length} tokens: cpu ${cpu.seconds.toFixed(1)} s, ${gpu.backendColumn} ${gpu.seconds.toFixed(1)} s; ` +
         `trace differs by at most ${traceWorst.toFixed(2)} float16 steps, the state by ${stateWorst.toExponential(2)} of its scale`,
