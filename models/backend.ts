@@ -131,11 +131,12 @@ function loadLibrary(file: string, flags: number): boolean {
  * Linux: Dawn dlopens "libvulkan.so.1". Where the system has no Vulkan loader (Debian without
  * libvulkan1, a CI container), use the one Chromium or Electron ships beside its SwiftShader ICD or
  * its executable (or $TITANS_VULKAN_LOADER): loaded once and never unloaded, it satisfies Dawn's
- * dlopen by its soname. Returns the loader used, or null (the system's, or none found).
+ * dlopen by its soname. Returns 'system', the loader preloaded, or null: none (WebGPU cannot work).
+ * Elsewhere (macOS: Metal, Windows: D3D12) 'system'.
  */
 export function preloadVulkanLoader(): string | null {
-  if (process.platform !== 'linux') return null;
-  if (loadLibrary('libvulkan.so.1', 1 /* RTLD_LAZY */)) return null;
+  if (process.platform !== 'linux') return 'system';
+  if (loadLibrary('libvulkan.so.1', 1 /* RTLD_LAZY */)) return 'system';
   const icds = (process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES ?? '').split(':').filter(Boolean);
   const candidates = [
     process.env.TITANS_VULKAN_LOADER,
@@ -153,7 +154,8 @@ export function webgpuApi(): Promise<Gpu> {
   dawn ??= (async () => {
     const g = globalThis as { navigator?: { gpu?: Gpu } };
     if (g.navigator?.gpu) return g.navigator.gpu;
-    preloadVulkanLoader();
+    // without a Vulkan loader Dawn finds nothing on Linux (and says so on stderr): do not load it
+    if (preloadVulkanLoader() === null) throw new Error('WebGPU needs a Vulkan driver on Linux, and there is no Vulkan loader (libvulkan.so.1)');
     const m = (await optionalImport('webgpu')) as { create: (flags: string[]) => Gpu; globals: object };
     Object.assign(globalThis, m.globals); // GPUBufferUsage, GPUMapMode, ... as tfjs expects them
     if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, writable: true, configurable: true });

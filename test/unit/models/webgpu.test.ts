@@ -33,7 +33,8 @@ import { AdamW, clipByGlobalNormTensor } from '../../../models/train/optimizer.j
 import { prefetch } from '../../../models/util/readback.js';
 import { VECTOR_FILES, compare, loadVectors, randomInput, randomParams, toTensor } from './helpers.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// where Debian's chromium puts it (TITANS_SWIFTSHADER_ICD: elsewhere)
+const SWIFTSHADER_ICD = process.env.TITANS_SWIFTSHADER_ICD ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 let info: BackendInfo;
 

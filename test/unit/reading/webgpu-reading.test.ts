@@ -18,7 +18,8 @@ import { decodeCheckpoint } from '../../../models/checkpoint/format.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { tempDir, writeFile } from '../../fixtures/texts.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// where Debian's chromium puts it (TITANS_SWIFTSHADER_ICD: elsewhere)
+const SWIFTSHADER_ICD = process.env.TITANS_SWIFTSHADER_ICD ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
 const TEXT = 'The lighthouse keeper counted the gulls at dawn. Each morning the sea was grey and the gulls were loud; each evening he wrote the number down.\n';
 
 let dir: string;
