@@ -35,6 +35,9 @@ export interface BackendInfo {
 }
 
 export const BACKEND_ORDER: BackendName[] = ['webgpu', 'node-gpu', 'node', 'wasm', 'cpu'];
+/** For code that still reads tensors synchronously (dataSync), which webgpu in Node cannot: the
+ * recipe and evaluation scripts. Forcing webgpu there fails with a clear message. */
+export const SYNC_BACKEND_ORDER: BackendName[] = BACKEND_ORDER.filter((b) => b !== 'webgpu');
 
 const ALIASES: Record<string, BackendName> = {
   webgpu: 'webgpu',

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { selectBackend } from '../models/backend.js';
+import { SYNC_BACKEND_ORDER, selectBackend } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../models/model/io.js';
 import { bitsPerByte, tokenLosses, type MemoryMode } from '../models/model/token-loss.js';
@@ -45,7 +45,7 @@ export async function evalPerplexity(argv: string[]): Promise<number> {
     return 2;
   }
   const maxBytes = opt('max-bytes') ? Number(opt('max-bytes')) : Infinity;
-  const backend = await selectBackend(opt('backend') ? { force: opt('backend')! } : {});
+  const backend = await selectBackend(opt('backend') ? { force: opt('backend')! } : { order: SYNC_BACKEND_ORDER });
   const { model, tokenizer, meta } = modelFromCheckpoint(decodeCheckpoint(fs.readFileSync(modelFile)));
   const name = String(meta.name ?? path.basename(modelFile));
   const reports: PerplexityReport[] = [];

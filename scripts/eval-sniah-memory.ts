@@ -7,7 +7,7 @@
 // samples are read with the memory switched off (the baseline the memory must beat).
 import fs from 'node:fs';
 import path from 'node:path';
-import { selectBackend } from '../models/backend.js';
+import { SYNC_BACKEND_ORDER, selectBackend } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
 import { attentionSegment } from '../models/model/config.js';
 import { generate } from '../models/model/generate.js';
@@ -31,7 +31,7 @@ export async function evalSniahMemory(argv: string[], dataDir: string): Promise<
     console.error('No model: the default model is missing from models/default/, or give --model FILE.');
     return 2;
   }
-  const backend = await selectBackend(argv.includes('--backend') ? { force: opt('backend', 'wasm') } : {});
+  const backend = await selectBackend(argv.includes('--backend') ? { force: opt('backend', 'wasm') } : { order: SYNC_BACKEND_ORDER });
   const { model: full, tokenizer, meta } = modelFromCheckpoint(decodeCheckpoint(fs.readFileSync(modelFile)));
   const noMemory = argv.includes('--no-memory');
   const model = noMemory ? withoutMemory(full) : full;

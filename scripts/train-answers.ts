@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, parseBackendName } from '../models/backend.js';
+import { SYNC_BACKEND_ORDER, selectBackend, parseBackendName } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
 import { attentionSegment } from '../models/model/config.js';
 import { MODEL_FORMAT, modelFromCheckpoint } from '../models/model/io.js';
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   }
   const corpus = loadCorpus(corpusDir);
   if (!corpus) return 2;
-  const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : {});
+  const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : { order: SYNC_BACKEND_ORDER });
   const base = decodeCheckpoint(fs.readFileSync(baseCheckpoint));
   const baseStep = (base.meta as { training?: { step?: number } } | null)?.training?.step ?? null;
   // the training checkpoint's parameters, without its optimizer state, are the base model

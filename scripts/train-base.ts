@@ -9,7 +9,7 @@
 //          --batch B (1) --seq T (512) --lr X (2e-3) --seed S (1) --backend NAME
 import fs from 'node:fs';
 import path from 'node:path';
-import { selectBackend, parseBackendName } from '../models/backend.js';
+import { SYNC_BACKEND_ORDER, selectBackend, parseBackendName } from '../models/backend.js';
 import { TitansModel } from '../models/model/model.js';
 import { trainLanguageModel } from '../models/model/train-lm.js';
 import { ByteTokenizer } from '../models/tokenizer/index.js';
@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   const corpus = loadCorpus(corpusDir);
   if (!corpus) return 2;
   fs.mkdirSync(workDir, { recursive: true });
-  const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : {});
+  const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : { order: SYNC_BACKEND_ORDER });
   const tokenizer = new ByteTokenizer();
   const config = defaultReaderConfig();
   const model = new TitansModel(config, { seed });
