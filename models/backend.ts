@@ -1,6 +1,6 @@
 // TensorFlow.js backend selection: WebGPU on a hardware adapter, then tfjs-node-gpu, then
 // tfjs-node, then wasm, then cpu. The native packages are optional dependencies that usually cannot
-// be installed (STACK.md: their install script downloads libtensorflow), so they are imported
+// be installed (docs/stack.md: their install script downloads libtensorflow), so they are imported
 // dynamically inside try/catch. A backend can be forced by name (argument, or env TITANS_BACKEND).
 //
 // WebGPU in Node comes from Dawn's bindings (npm package `webgpu`, dawn.node shipped per platform
@@ -328,7 +328,7 @@ async function tryBackend(name: BackendName, forced: boolean): Promise<Omit<Back
       await import('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to start');
       patchMatMulGradient();
-      // tfjs disables wasm threads in Node (STACK.md); in a browser with cross-origin isolation
+      // tfjs disables wasm threads in Node (docs/stack.md); in a browser with cross-origin isolation
       // the threaded build may be used.
       const g = globalThis as { window?: unknown; crossOriginIsolated?: boolean };
       const threaded = g.window !== undefined && g.crossOriginIsolated === true;
@@ -365,7 +365,7 @@ export async function selectBackend(opts: { force?: string; order?: BackendName[
 let matMulPatched = false;
 
 /**
- * Re-register the BatchMatMul gradient with explicit transposes (STACK.md: wasm is fast only for
+ * Re-register the BatchMatMul gradient with explicit transposes (docs/stack.md: wasm is fast only for
  * non-transposed matMul; the default gradient uses transposed products). Mathematically identical
  * to tfjs' own gradient; idempotent. Only worth it on wasm (the registry is global).
  */

@@ -1,4 +1,4 @@
-// Reading a document into the model's neural memory (DESIGN.md data flow 2). Tokens stream from the
+// Reading a document into the model's neural memory (README, "Reading into memory"). Tokens stream from the
 // stored text through the model step by step (a step is whole MAC segments); every token's surprise
 // and every memory chunk's gates are recorded; every `checkpointTokens` tokens (8,192) one transaction
 // writes the trace piece, the model state (float32, so a resumed read equals an uninterrupted one)

@@ -1,6 +1,6 @@
 // Configuration and parameter layout of the neural long-term memory (LMM), shared by the
 // tfjs module (models/memory/*) and the float64 reference (models/reference/memory64.ts).
-// Spec: /work/shared/TITANS.md section 1 (paper arXiv 2501.00663 section 3.1, 4.4).
+// Spec: docs/titans.md section 1 (paper arXiv 2501.00663 section 3.1, 4.4).
 
 /** 'titans': our model (conv + SiLU + l2-norm projections, gradients at W_{n-1} for every chunk).
  *  'reference': titans-pytorch compatible (linear projections, optional activation and q/k RMSNorm,
@@ -14,7 +14,7 @@ export interface NeuralMemoryConfig {
   heads: number;
   /** head width dh (dim of keys, values, queries per head) */
   dimHead: number;
-  /** chunk length b: memory update granularity (TITANS.md Eq. 13-14) */
+  /** chunk length b: memory update granularity (docs/titans.md Eq. 13-14) */
   chunkSize: number;
   /**
    * Interval (tokens, a multiple of chunkSize) at which the weights used for gradients are
@@ -43,7 +43,7 @@ export interface NeuralMemoryConfig {
   postNorm: boolean;
   /** eps of every RMSNorm (titans-pytorch: machine eps of the dtype) */
   rmsEps: number;
-  /** eps of the memory's LayerNorm (TITANS.md: 1e-5) */
+  /** eps of the memory's LayerNorm (docs/titans.md: 1e-5) */
   lnEps: number;
   /** eps of the l2-normalisation of q and k ('titans' mode) */
   l2Eps: number;

@@ -1,4 +1,4 @@
-// Data-dependent gates of the memory update (TITANS.md section 1 "Gates", paper Eq. 13-14):
+// Data-dependent gates of the memory update (docs/titans.md section 1 "Gates", paper Eq. 13-14):
 //   theta_t = sigmoid(Linear(x_t)) * max_lr          per token and head (momentary-surprise step)
 //   eta_n   = sigmoid(Linear(mean of x over chunk n)) per chunk and head (momentum decay)
 //   alpha_n = sigmoid(Linear(mean of x over chunk n)) per chunk and head (forgetting)

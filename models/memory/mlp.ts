@@ -1,5 +1,5 @@
-// The memory MLP M_W (TITANS.md section 1, "Memory model M_W"), its per-token loss (paper Eq. 12)
-// and its explicit inner gradient (TITANS.md "Explicit inner gradient"), batched over
+// The memory MLP M_W (docs/titans.md section 1, "Memory model M_W"), its per-token loss (paper Eq. 12)
+// and its explicit inner gradient (docs/titans.md "Explicit inner gradient"), batched over
 // G = batch x heads independent memories. No nested tf.grad: the inner gradient is written with
 // matmuls, so ordinary tfjs autodiff through it gives the outer (second-order) gradients.
 //
@@ -69,7 +69,7 @@ export interface ChunkGrads {
 
 /**
  * Explicit gradients of m consecutive chunks of b tokens, all taken at the same weights w
- * (TITANS.md "Explicit inner gradient"; chunks that share gradient weights are batched).
+ * (docs/titans.md "Explicit inner gradient"; chunks that share gradient weights are batched).
  * K, V [G, m*b, dh]; theta [G, m*b].
  */
 export function memChunkGrads(
@@ -153,7 +153,7 @@ export function chunkSlice(t: tf.Tensor, j: number): tf.Tensor {
 }
 
 /**
- * Momentum and forgetting for one chunk (TITANS.md Eq. 13-14):
+ * Momentum and forgetting for one chunk (docs/titans.md Eq. 13-14):
  *   S_n = eta_n S_{n-1} - g_n ;  W_n = (1 - alpha_n) W_{n-1} + S_n
  * eta, alpha [G]; S, W, g lists of [G, ...].
  */

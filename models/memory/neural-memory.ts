@@ -1,4 +1,4 @@
-// Neural long-term memory module (TITANS.md section 1; paper arXiv 2501.00663 section 3.1):
+// Neural long-term memory module (docs/titans.md section 1; paper arXiv 2501.00663 section 3.1):
 // chunked test-time update with momentum and forgetting, causal retrieval, state carried across
 // calls with chunk alignment by absolute position (a document read in several calls gives exactly
 // the result of one call).
@@ -101,7 +101,7 @@ export class NeuralMemory {
 
   /**
    * Read x [B, T, d] (positions state.pos .. state.pos + T - 1): store every chunk that completes
-   * (TITANS.md Eq. 13-14) and retrieve for every token (Eq. 15). The given state is not disposed.
+   * (docs/titans.md Eq. 13-14) and retrieve for every token (Eq. 15). The given state is not disposed.
    */
   forward(x: tf.Tensor, state: MemoryState | null = null, opts: ForwardOptions = {}): ForwardResult {
     const c = this.config;
@@ -138,7 +138,7 @@ export class NeuralMemory {
     }
     const out = tf.tidy((): tf.TensorContainer => {
       const xFull = state?.carry ? tf.concat([state.carry, x], 1) : x; // [B, p1-cs, d]
-      // inputs to store and retrieve each get their own RMSNorm (TITANS.md section 1)
+      // inputs to store and retrieve each get their own RMSNorm (docs/titans.md section 1)
       const xs = c.preNorm ? rmsNorm(xFull, p.storeNorm!, c.rmsEps) : xFull;
       const xr = c.preNorm ? rmsNorm(xFull, p.retrieveNorm!, c.rmsEps) : xFull;
       const rows = (t: tf.Tensor, from: number, n: number) => tf.slice(t, [0, from - cs, 0], [t.shape[0]!, n, t.shape[2]!]);
@@ -160,7 +160,7 @@ export class NeuralMemory {
         for (const t of ts) if (!given.has(t) && !live.has(t) && !t.isDisposed) t.dispose();
       };
 
-      // retrieval: token p reads W_{floor((p+1)/b)} (TITANS.md causal rule)
+      // retrieval: token p reads W_{floor((p+1)/b)} (docs/titans.md causal rule)
       const pieces: tf.Tensor[] = [];
       const retrieve = (j: number, Wj: FastWeights): tf.Tensor | null => {
         const lo = Math.max(p0, j * b - 1);
@@ -266,7 +266,7 @@ export class NeuralMemory {
         }
       }
 
-      // merge heads (TITANS.md: gated per head by sigmoid(Linear(x)), merged with a linear map)
+      // merge heads (docs/titans.md: gated per head by sigmoid(Linear(x)), merged with a linear map)
       let Y = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 1); // [G, T, dh]
       if (c.postNorm) Y = multiheadRmsNorm(Y, p.postNorm!, H, c.rmsEps);
       let retrieved: tf.Tensor;

@@ -1,5 +1,5 @@
 // Small tfjs helpers shared by the memory parts. Every op used here has a registered gradient on
-// the cpu and wasm backends (STACK.md: no stridedSlice, no broadcast batched matMul, no einsum).
+// the cpu and wasm backends (docs/stack.md: no stridedSlice, no broadcast batched matMul, no einsum).
 
 import * as tf from '@tensorflow/tfjs';
 
@@ -12,7 +12,7 @@ export function setWasmBatchSplit(on: boolean): void {
 
 /**
  * Batched matMul that materialises transposes first on wasm, where transposed products are
- * 5-20x slower than plain ones (STACK.md). Batch dims of a and b must be equal (no broadcast).
+ * 5-20x slower than plain ones (docs/stack.md). Batch dims of a and b must be equal (no broadcast).
  */
 export function mm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
@@ -54,7 +54,7 @@ export function gelu(z: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, SQRT1_2))));
 }
 
-/** GELU'(z) = Phi(z) + z phi(z), phi(z) = exp(-z^2/2) / sqrt(2 pi) (TITANS.md explicit gradient) */
+/** GELU'(z) = Phi(z) + z phi(z), phi(z) = exp(-z^2/2) / sqrt(2 pi) (docs/titans.md explicit gradient) */
 export function geluGrad(z: tf.Tensor): tf.Tensor {
   const Phi = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(z, SQRT1_2))));
   const phi = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(z), -0.5)));

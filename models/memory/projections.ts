@@ -1,4 +1,4 @@
-// Query / key / value projections of the memory (TITANS.md section 1, paper section 3.1 and 4.4):
+// Query / key / value projections of the memory (docs/titans.md section 1, paper section 3.1 and 4.4):
 //   'titans':    k_t = l2(SiLU(conv4(x_t W_K))), v_t = SiLU(conv4(x_t W_V)), q_t = l2(SiLU(conv4(x_t W_Q)))
 //   'reference': k_t = act(x_t W_K) etc. (titans-pytorch: linear, optional activation)
 // followed, when configured, by a per-head RMSNorm with learned (gamma + 1) on q and k.
@@ -10,7 +10,7 @@ import { l2Normalize, linear, rmsNorm, silu } from './ops.js';
 
 /**
  * Causal depthwise 1-D convolution built from shifted slices (no depthwiseConv2d: its gradient is
- * missing on wasm, STACK.md): y_t = sum_{j<K} w_j * x_{t-(K-1)+j}, zeros before the first row.
+ * missing on wasm, docs/stack.md): y_t = sum_{j<K} w_j * x_{t-(K-1)+j}, zeros before the first row.
  * x [B, T, C], w [K, C] -> [B, T, C]. Tap K-1 multiplies the current token.
  */
 export function causalDepthwiseConv(x: tf.Tensor, w: tf.Tensor): tf.Tensor {

@@ -1,4 +1,4 @@
-// Surprise signals shown to users (TITANS.md section 1, last paragraph), per layer:
+// Surprise signals shown to users (docs/titans.md section 1, last paragraph), per layer:
 // per token the gradient norm of its own loss ||grad_W l_t|| (the paper's momentary surprise),
 // cheap from the rank-1 structure ||x (x) dz|| = ||x|| ||dz||, one number per fast-weight tensor;
 // the unweighted loss l_t and theta_t; per chunk eta_n, alpha_n and ||S_n||.

@@ -1,5 +1,5 @@
 // Mapping between titans-pytorch NeuralMemory (commit cc016eb) and our module, for the parity tests
-// with /work/shared/titans-vectors (TITANS.md section 5). Plain numbers only (no tfjs).
+// with test/fixtures/titans-vectors (docs/titans.md section 5). Plain numbers only (no tfjs).
 
 import { FLOAT64_EPS, type NeuralMemoryConfig, defaultConfig, paramShapes } from './config.js';
 

@@ -1,4 +1,4 @@
-// One layer of each architecture (TITANS.md section 3). Every block maps x [B, T, d] at absolute
+// One layer of each architecture (docs/titans.md section 3). Every block maps x [B, T, d] at absolute
 // positions [pos, pos + T) to the next layer's input and returns its new layer state. The caller
 // guarantees for MAC that [pos, pos + T) lies inside one segment.
 import * as tf from '@tensorflow/tfjs';

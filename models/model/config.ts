@@ -1,4 +1,4 @@
-// Configuration of the Titans language model (TITANS.md section 3): the architecture that places the
+// Configuration of the Titans language model (docs/titans.md section 3): the architecture that places the
 // neural memory (MAC, MAG, MAL, or LMM alone), widths, depth, attention and memory settings.
 import { defaultConfig as defaultMemoryConfig, type NeuralMemoryConfig } from '../memory/config.js';
 

@@ -1,4 +1,4 @@
-// The transformer parts around the memory (TITANS.md section 3, "Llama-style" blocks): token
+// The transformer parts around the memory (docs/titans.md section 3, "Llama-style" blocks): token
 // embedding with a gradient that works on every backend, RMSNorm, RoPE, SwiGLU, and the attention
 // core with an explicit mask. Shapes in comments; B batch, T tokens, d width, H heads, D head width.
 import * as tf from '@tensorflow/tfjs';
@@ -6,7 +6,7 @@ import { linear, mm } from '../memory/ops.js';
 
 /**
  * Embedding lookup ids [B, T] -> [B, T, d]. The gradient is written as oneHot^T dy, because
- * gather's gradient (UnsortedSegmentSum) is missing on wasm (STACK.md).
+ * gather's gradient (UnsortedSegmentSum) is missing on wasm (docs/stack.md).
  */
 export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const [V, d] = table.shape as [number, number];

@@ -1,5 +1,5 @@
 // Retrieval without update, M*(q(x)) at fixed weights (paper Eq. 15 with the weights frozen):
-// MAC's memory tokens h = M*_{segment start}(q(S)) (TITANS.md section 3, MAC, first line).
+// MAC's memory tokens h = M*_{segment start}(q(S)) (docs/titans.md section 3, MAC, first line).
 import * as tf from '@tensorflow/tfjs';
 import { memForward } from '../memory/mlp.js';
 import type { MemoryState, NeuralMemory } from '../memory/neural-memory.js';

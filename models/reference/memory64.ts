@@ -1,4 +1,4 @@
-// Float64 plain-TypeScript reference of the neural long-term memory (TITANS.md section 1).
+// Float64 plain-TypeScript reference of the neural long-term memory (docs/titans.md section 1).
 // Small sizes only: straightforward loops, no tfjs. Used by the tests as ground truth for the tfjs
 // module (models/memory/*) and checked itself against finite differences and titans-pytorch.
 //
@@ -36,7 +36,7 @@ export function gelu64(z: number): number {
   return 0.5 * z * (1 + erf64(z / Math.SQRT2));
 }
 
-/** GELU'(z) = Phi(z) + z phi(z) (TITANS.md explicit gradient) */
+/** GELU'(z) = Phi(z) + z phi(z) (docs/titans.md explicit gradient) */
 export function geluGrad64(z: number): number {
   const Phi = 0.5 * (1 + erf64(z / Math.SQRT2));
   const phi = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
@@ -118,7 +118,7 @@ interface MemCache64 {
   P: Float64Array; // memory output M_W(X)
 }
 
-/** M_W(X) = X + LN(MLP(X)) * (gamma + 1) (TITANS.md "Memory model M_W"), X: n x dh */
+/** M_W(X) = X + LN(MLP(X)) * (gamma + 1) (docs/titans.md "Memory model M_W"), X: n x dh */
 export function memForward64(c: NeuralMemoryConfig, w: MemW64, X: Float64Array, n: number): MemCache64 {
   const dims = memLayerDims(c);
   const dh = c.dimHead;
@@ -176,7 +176,7 @@ export function memLossSum64(c: NeuralMemoryConfig, w: MemW64, K: Float64Array, 
 }
 
 /**
- * Explicit inner gradient g = grad_W sum_i theta_i l_i(W) (TITANS.md "Explicit inner gradient").
+ * Explicit inner gradient g = grad_W sum_i theta_i l_i(W) (docs/titans.md "Explicit inner gradient").
  * Returns the gradient, the unweighted per-token losses and per-token gradient norms of the
  * token's own unweighted loss (rank-1: ||x (x) dz|| = ||x|| ||dz||), per fast-weight tensor.
  */
@@ -278,7 +278,7 @@ export interface MemSeqResult64 {
 }
 
 /**
- * Chunked update (TITANS.md Eq. 13-14) and causal retrieval (Eq. 15), for a sequence read from
+ * Chunked update (docs/titans.md Eq. 13-14) and causal retrieval (Eq. 15), for a sequence read from
  * position 0. K, V, Q: T x dh; theta: T; eta, alpha: one per complete chunk.
  *   g_n = grad_W sum_{i in chunk n} theta_i l_i(W) at W = Wg
  *   S_n = eta_n S_{n-1} - g_n ;  W_n = (1 - alpha_n) W_{n-1} + S_n
@@ -402,7 +402,7 @@ export function neuralMemory64(c: NeuralMemoryConfig, p: Params64, x: Float64Arr
   const N = Math.floor(T / b);
   const out: NeuralMemory64Result = { retrieved: [], heads: [], theta: [], eta: [], alpha: [] };
   for (const xb of x) {
-    // inputs to store and retrieve each get their own RMSNorm (TITANS.md section 1)
+    // inputs to store and retrieve each get their own RMSNorm (docs/titans.md section 1)
     const xs = c.preNorm ? rmsNormRows(xb, T, d, p.storeNorm!, c.rmsEps) : xb;
     const xr = c.preNorm ? rmsNormRows(xb, T, d, p.retrieveNorm!, c.rmsEps) : xb;
     const proj = (X: Float64Array, w: string, conv: string, isQK: boolean): Float64Array => {

@@ -30,7 +30,7 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe(info.tfName);
     for (const t of info.tried.slice(0, -1)) expect(t.error).toBeTruthy();
     if (info.name === 'wasm') {
-      // no GPU and the native packages cannot be installed here (STACK.md)
+      // no GPU and the native packages cannot be installed here (docs/stack.md)
       expect(info.tried.length).toBe(4);
       expect(info).toMatchObject({ tfName: 'wasm', threads: 1, gpu: false, adapter: null });
       expect(isMatMulGradientPatched()).toBe(true);

@@ -1,5 +1,5 @@
 // Parity of the tfjs module (float32) with titans-pytorch NeuralMemory (commit cc016eb, float64
-// vectors in test/fixtures/titans-vectors, TITANS.md section 5): retrieved outputs, state, per-token
+// vectors in test/fixtures/titans-vectors, docs/titans.md section 5): retrieved outputs, state, per-token
 // losses and learning rates, and the outer gradient of objective = sum(retrieved * probe) w.r.t.
 // every parameter (second-order path through the explicit inner gradient).
 //

@@ -1,5 +1,5 @@
 // The float64 reference itself: erf, explicit inner gradient vs finite differences, and the whole
-// module vs titans-pytorch (float64 vectors, TITANS.md section 5).
+// module vs titans-pytorch (float64 vectors, docs/titans.md section 5).
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, type NeuralMemoryConfig } from '../../../models/memory/config.js';
 import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../../models/memory/torch-compat.js';
