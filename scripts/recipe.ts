@@ -10,6 +10,7 @@ import type { TitansModel } from '../models/model/model.js';
 import type { Tokenizer } from '../models/tokenizer/index.js';
 import { buildBaseCorpus, CorpusMissingError, type BaseCorpus } from '../core/training/base-corpus.js';
 import { BASE_MODEL_FILE } from '../core/training/default-model.js';
+import { pinDefaultModel } from './pin-default-model.js';
 
 export function recipeArgs(args: string[]) {
   const opt = (name: string, fallback: string) => {
@@ -63,6 +64,8 @@ export function heldOutPerLanguage(model: TitansModel, tokenizer: Tokenizer, cor
 export async function writeModel(o: { outDir: string; model: TitansModel; tokenizer: Tokenizer; meta: Record<string, unknown>; metrics: Record<string, unknown>; perLanguage: Record<string, { lossPerByte: number; perplexity: number }>; before?: Record<string, { perplexity: number }>; aborted: boolean }): Promise<void> {
   const file = path.join(o.outDir, BASE_MODEL_FILE);
   await writeCheckpointFile(file, modelToCheckpoint(o.model, o.tokenizer.spec, o.meta as never));
+  // the default model's folder: store it as float16 (checked) and pin it (models/default/model.json)
+  if (fs.existsSync(path.join(o.outDir, 'check.txt'))) pinDefaultModel({ file, float16: true });
   fs.writeFileSync(path.join(o.outDir, 'metrics.json'), `${JSON.stringify({ ...o.meta, ...o.metrics }, null, 2)}\n`);
   console.log(`held-out   nats/byte   perplexity${o.before ? '   (before)' : ''}`);
   for (const [lang, r] of Object.entries(o.perLanguage)) {

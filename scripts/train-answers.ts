@@ -7,7 +7,8 @@
 // stop it and the same command continues. Every run ends by writing the model, its held-out
 // perplexity per language (what tuning cost the reading) and its held-out answer loss.
 //
-// Options: --out DIR (models/default) --steps N (2400) --hours H --lr X (1e-3) --examples N (12000)
+// Options: --from MODEL.trd (start from a model file instead of the base stage's checkpoint)
+//          --out DIR (models/default) --steps N (2400) --hours H --lr X (1e-3) --examples N (12000)
 //          --context-weight W (0.1) --replay-every N (2; 0: never) --replay-seq T (256) --seed S (1)
 //          --backend NAME
 import fs from 'node:fs';
@@ -101,17 +102,19 @@ function answerLoss(model: TitansModel, examples: Example[]): number {
 }
 
 async function main(): Promise<number> {
-  if (!fs.existsSync(baseCheckpoint)) {
-    console.error(`The base stage's checkpoint ${baseCheckpoint} is missing: run \`npm run train:base\` first.`);
+  const fromModel = args.includes('--from') ? path.resolve(opt('from', '')) : null;
+  if (!fromModel && !fs.existsSync(baseCheckpoint)) {
+    console.error(`The base stage's checkpoint ${baseCheckpoint} is missing: run \`npm run train:base\` first (or give --from MODEL.trd).`);
     return 2;
   }
   const corpus = loadCorpus(corpusDir);
   if (!corpus) return 2;
   const backend = await selectBackend(args.includes('--backend') ? { force: parseBackendName(opt('backend', 'wasm')) } : { order: SYNC_BACKEND_ORDER });
-  const base = decodeCheckpoint(fs.readFileSync(baseCheckpoint));
-  const baseStep = (base.meta as { training?: { step?: number } } | null)?.training?.step ?? null;
-  // the training checkpoint's parameters, without its optimizer state, are the base model
-  const { model, tokenizer } = modelFromCheckpoint({ ...base, kind: 'model', meta: { format: MODEL_FORMAT }, tensors: base.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)) });
+  const base = decodeCheckpoint(fs.readFileSync(fromModel ?? baseCheckpoint));
+  // --from: a model file (e.g. the PyTorch trainer's model.trd); else the base stage's training
+  // checkpoint, whose parameters without its optimizer state are the base model
+  const baseStep = fromModel ? Number((base.meta as { steps?: number } | null)?.steps ?? 0) || null : ((base.meta as { training?: { step?: number } } | null)?.training?.step ?? null);
+  const { model, tokenizer } = fromModel ? modelFromCheckpoint(base) : modelFromCheckpoint({ ...base, kind: 'model', meta: { format: MODEL_FORMAT }, tensors: base.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)) });
   const englishBooks = corpus.train.filter((t) => t.lang === 'en').map((t) => t.text).join('\n\n');
   const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, attentionSegment(model.config)));
   const heldOut = all.slice(0, HELD_OUT);

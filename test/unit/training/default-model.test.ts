@@ -1,89 +1,92 @@
-// Shipping the default model without bloating main's history: publish puts the weights on a
-// parentless commit of the model-weights branch and pins them in models/default/model.json;
-// install (npm install / npm start) takes them from the branch, verifying the sha256, and says
-// clearly what it did when it cannot. Both run in a scratch git repository laid out like ours.
+// The default model lives in main's tree (models/default/), pinned by sha256 in model.json with
+// its loss on models/default/check.txt. These tests fail when the tracked file is missing, does
+// not match its pin, or is untrained (its loss on the check text is not far below a fresh
+// model's), and check that scripts/verify-default-model.mjs says so.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint } from '../../../models/checkpoint/format.js';
+import { modelFromCheckpoint } from '../../../models/model/io.js';
+import { TitansModel } from '../../../models/model/model.js';
+import { checkTextLoss, MAX_DEFAULT_MODEL_BYTES, shippedModelFile, type DefaultModelPin } from '../../../core/training/default-model.js';
+import { useBackend } from '../models/helpers.js';
 import { tempDir } from '../../fixtures/texts.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
-let repo: string;
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-const node = (cwd: string, script: string) => spawnSync(process.execPath, [path.join(cwd, 'scripts', script)], { cwd, encoding: 'utf8' });
+const dir = path.join(root, 'models/default');
+const pin = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as DefaultModelPin;
+const file = path.join(dir, pin.file);
+const verify = (modelDir: string, ...args: string[]) => {
+  // the script checks the models/default folder next to its own scripts/ folder: run a copy
+  const scripts = path.join(path.dirname(path.dirname(modelDir)), 'scripts');
+  fs.mkdirSync(scripts, { recursive: true });
+  fs.copyFileSync(path.join(root, 'scripts/verify-default-model.mjs'), path.join(scripts, 'verify-default-model.mjs'));
+  return spawnSync(process.execPath, [path.join(scripts, 'verify-default-model.mjs'), ...args], { encoding: 'utf8' });
+};
 
-beforeAll(() => {
-  repo = tempDir('titans-ship-');
-  fs.mkdirSync(path.join(repo, 'scripts'));
-  fs.mkdirSync(path.join(repo, 'models/default'), { recursive: true });
-  for (const s of ['install-default-model.mjs', 'publish-default-model.mjs']) fs.copyFileSync(path.join(root, 'scripts', s), path.join(repo, 'scripts', s));
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.email', 't@example.org');
-  git(repo, 'config', 'user.name', 't');
-  fs.writeFileSync(path.join(repo, '.gitignore'), 'models/default/*.trd\n');
-  fs.writeFileSync(path.join(repo, 'models/default/titans-mac-base.trd'), Buffer.from('weights v1'));
-  fs.writeFileSync(path.join(repo, 'models/default/metrics.json'), JSON.stringify({ name: 'Test base', steps: 10, parameters: 5 }));
-  fs.writeFileSync(path.join(repo, 'models/default/MODEL_CARD.md'), '# card\n');
-});
-afterAll(() => fs.rmSync(repo, { recursive: true, force: true }));
+beforeAll(() => useBackend('cpu'));
 
-describe('the shipped default model', () => {
-  it('publishes the weights as one parentless commit and keeps them out of main', () => {
-    const r = node(repo, 'publish-default-model.mjs');
-    expect(r.status, r.stderr).toBe(0);
-    const pin = JSON.parse(fs.readFileSync(path.join(repo, 'models/default/model.json'), 'utf8'));
-    expect(pin).toMatchObject({ file: 'titans-mac-base.trd', branch: 'model-weights', bytes: 10, steps: 10 });
-    expect(git(repo, 'rev-list', '--count', 'model-weights')).toBe('1');
-    expect(git(repo, 'ls-tree', '--name-only', 'model-weights').split('\n').sort()).toEqual(['MODEL_CARD.md', 'titans-mac-base.trd']);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'pin');
-    expect(git(repo, 'ls-tree', '-r', '--name-only', 'main')).not.toContain('titans-mac-base.trd');
-
-    // a retrain replaces the commit: the branch never grows
-    fs.writeFileSync(path.join(repo, 'models/default/titans-mac-base.trd'), Buffer.from('weights v2!'));
-    expect(node(repo, 'publish-default-model.mjs').status).toBe(0);
-    expect(git(repo, 'rev-list', '--count', 'model-weights')).toBe('1');
-    git(repo, 'commit', '-qam', 'pin v2');
+describe('the default model in main’s tree', () => {
+  it('is tracked by git, matches its sha256 pin and stays within the size limit', () => {
+    expect(execFileSync('git', ['ls-files', '--error-unmatch', path.relative(root, file)], { cwd: root, encoding: 'utf8' }).trim()).toBe(`models/default/${pin.file}`);
+    const bytes = fs.readFileSync(file);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(pin.sha256);
+    expect(bytes.length).toBe(pin.bytes);
+    expect(bytes.length).toBeLessThanOrEqual(MAX_DEFAULT_MODEL_BYTES);
+    expect(shippedModelFile({})).toBe(file);
   });
 
-  it('installs into a fresh clone from the branch, verified; refuses a mismatch; says what to do without it', () => {
-    const clone = tempDir('titans-clone-');
+  it('is trained: its loss on the held-out check text is the pinned one, far below a fresh model’s', () => {
+    const { model, tokenizer, meta } = modelFromCheckpoint(decodeCheckpoint(fs.readFileSync(file)));
+    const text = fs.readFileSync(path.join(dir, pin.check.file), 'utf8');
     try {
-      git(clone, 'clone', '-q', '--branch', 'main', repo, 'p');
-      const p = path.join(clone, 'p');
-      const target = path.join(p, 'models/default/titans-mac-base.trd');
-      let r = node(p, 'install-default-model.mjs');
-      expect(r.stdout).toContain('installed titans-mac-base.trd');
-      expect(fs.readFileSync(target, 'utf8')).toBe('weights v2!');
-      expect(node(p, 'install-default-model.mjs').stdout).toContain('is installed');
-
-      // a local retrain is kept; an older model this script installed is updated
-      fs.writeFileSync(target, 'my own retrain');
-      expect(node(p, 'install-default-model.mjs').stdout).toContain('kept as it is');
-      fs.writeFileSync(target, 'weights v1');
-      fs.writeFileSync(path.join(p, 'models/default/.installed'), `${createHash('sha256').update('weights v1').digest('hex')}\n`);
-      expect(node(p, 'install-default-model.mjs').stdout).toContain('older pinned model; updating it');
-      expect(fs.readFileSync(target, 'utf8')).toBe('weights v2!');
-
-      // main pins other bytes than the branch holds: nothing is installed
-      fs.rmSync(target);
-      const pinFile = path.join(p, 'models/default/model.json');
-      const pin = JSON.parse(fs.readFileSync(pinFile, 'utf8'));
-      fs.writeFileSync(pinFile, JSON.stringify({ ...pin, sha256: '0'.repeat(64), commit: undefined }));
-      r = node(p, 'install-default-model.mjs');
-      expect(r.status).toBe(0);
-      expect(r.stdout).toContain('holds another version of the model than main pins');
-      expect(fs.existsSync(target)).toBe(false);
-
-      // a clone without the branch (and an origin that lacks it)
-      fs.writeFileSync(pinFile, JSON.stringify({ ...pin, branch: 'no-such-branch', commit: undefined }));
-      r = node(p, 'install-default-model.mjs');
-      expect(r.status).toBe(0);
-      expect(r.stdout).toContain('untrained model until then');
+      expect(meta.trained).toBe(true);
+      const loss = checkTextLoss(model, tokenizer, text);
+      expect(Math.abs(loss - pin.check.lossPerByte)).toBeLessThan(2e-3);
+      const fresh = new TitansModel(model.config, { seed: 1 });
+      const untrained = checkTextLoss(fresh, tokenizer, text);
+      fresh.dispose();
+      expect(Math.abs(untrained - pin.check.untrainedLossPerByte)).toBeLessThan(2e-3);
+      // an untrained model scores about ln(vocabulary) nats per byte; a trained one far less
+      expect(untrained).toBeGreaterThan(0.9 * Math.log(tokenizer.vocabSize));
+      expect(loss).toBeLessThan(0.6 * untrained);
     } finally {
-      fs.rmSync(clone, { recursive: true, force: true });
+      model.dispose();
     }
+  });
+});
+
+describe('scripts/verify-default-model.mjs', () => {
+  let work: string;
+  beforeAll(() => {
+    work = tempDir('titans-verify-');
+    fs.mkdirSync(path.join(work, 'models/default'), { recursive: true });
+    for (const f of ['model.json', pin.file]) fs.copyFileSync(path.join(dir, f), path.join(work, 'models/default', f));
+  });
+
+  it('verifies the real pin', () => {
+    const r = verify(path.join(work, 'models/default'));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${pin.file} verified`);
+  });
+
+  it('names a changed file and what to do, failing unless --never-fail (npm install)', () => {
+    const target = path.join(work, 'models/default', pin.file);
+    const bytes = fs.readFileSync(target);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    fs.writeFileSync(target, bytes);
+    let r = verify(path.join(work, 'models/default'));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('does not match its pin');
+    expect(r.stdout).toContain('npm run model:pin');
+    r = verify(path.join(work, 'models/default'), '--never-fail');
+    expect(r.status).toBe(0);
+    fs.rmSync(target);
+    r = verify(path.join(work, 'models/default'));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('is missing');
+    expect(r.stdout).toContain('git checkout -- models/default');
   });
 });
