@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AppInfo, BookAnswer } from './api/contract.js';
+import type { AnswerSentence, AppInfo, BookAnswer } from './api/contract.js';
 import { ApiError } from './api/errors.js';
 import { EventHub } from './api/events.js';
 import { ApiServer, type Handlers } from './api/server.js';
@@ -16,8 +16,9 @@ import { ReadingQueue } from './reading/queue.js';
 import { listReadings } from './reading/status.js';
 import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
-import { forget, history, remember, rememberAnswer } from './ask/history.js';
-import { answerAcrossBooks } from './ask/answer.js';
+import { forget, history, remember, rememberAnswer, rememberSentences } from './ask/history.js';
+import { answerAcrossBooks, MAX_BOOKS_ANSWERING } from './ask/answer.js';
+import { answerSentences } from './ask/answer-sentence.js';
 import { familiarityFrom, fuseModelScores, RERANK_CANDIDATES, retrieve } from './ask/retrieve.js';
 import { focusContext } from './ask/prompt.js';
 import { PathGrants } from './grants.js';
@@ -177,13 +178,19 @@ export function createCore(opts: CoreOptions): Core {
       const r = await findPassages(question, ids, top, memory, rerank);
       return { ...r, notFound: r.citations.length === 0, historyId: remember(db, question, ids, r.citations) };
     },
-    'ask.answer': async ({ question, ids, top, memory, rerank, decoding, requestId }) => {
+    'ask.answer': async ({ question, ids, top, memory, rerank, decoding, requestId, modelAnswer, ablation }) => {
       const r = await findPassages(question, ids, top, memory, rerank);
       const historyId = remember(db, question, ids, r.citations);
       hub.emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
       let answered: { answers: BookAnswer[]; merged: string | null } = { answers: [], merged: null };
       let answerError: string | null = null;
+      let sentences: AnswerSentence[] = [];
       if (r.citations.length > 0) {
+        sentences = await answerSentences(db, question, r.citations, { maxBooks: MAX_BOOKS_ANSWERING, memory, ...(ablation ? { ablation } : {}) });
+        rememberSentences(db, historyId, sentences);
+        hub.emit('ask.sentences', { requestId, sentences });
+      }
+      if (r.citations.length > 0 && modelAnswer) {
         try {
           answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => hub.emit('ask.token', { requestId, docId, text }), { memory, decoding });
           rememberAnswer(db, historyId, answered);
@@ -191,7 +198,7 @@ export function createCore(opts: CoreOptions): Core {
           answerError = ApiError.from(e).message; // no usable model: the passages still answer
         }
       }
-      return { ...r, notFound: r.citations.length === 0, historyId, ...answered, answerError };
+      return { ...r, notFound: r.citations.length === 0, historyId, sentences, ...answered, answerError };
     },
     'ask.history': ({ query, limit }) => history(db, query, limit),
     'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),

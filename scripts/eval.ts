@@ -2,6 +2,9 @@
 //   perplexity FILE...  bits/byte with and without the memory, by decile, beside gzip and brotli
 //              (scripts/eval-perplexity.ts)
 //   sniah-memory  S-NIAH with the model alone, the needle k segments back (scripts/eval-sniah-memory.ts)
+//   fairytaleqa   the sentence that answers FairytaleQA's questions, through the app's API, with
+//              the BM25 baseline and the ablations (scripts/eval-fairytaleqa.ts; --data DIR is
+//              the FairytaleQA folder, default ../shared/data/qa/fairytaleqa; --split val|train; --n STORIES)
 //   sniah      RULER-style single needle (keys from the RULER word lists) in noise or book text
 //   babilong   bAbI qa1-qa5 facts hidden in book text, by length
 // Options: --data DIR (default ../shared/data)  --lengths 2000,4000,8000,16000  --n 20 (per length)
@@ -23,6 +26,7 @@ import { openDatabase } from '../core/library/database.js';
 import { evaluateAnswers, summarizeAnswers } from '../core/ask/eval-answers.js';
 import { evalPerplexity } from './eval-perplexity.js';
 import { evalSniahMemory } from './eval-sniah-memory.js';
+import { evalFairytaleQA } from './eval-fairytaleqa.js';
 
 const argv = process.argv.slice(2);
 const task = argv[0];
@@ -52,6 +56,7 @@ function books(): string {
 async function main(): Promise<void> {
   if (task === 'perplexity') process.exit(await evalPerplexity(argv.slice(1)));
   if (task === 'sniah-memory') process.exit(await evalSniahMemory(argv.slice(1), dataDir));
+  if (task === 'fairytaleqa') process.exit(await evalFairytaleQA(argv.slice(1), path.join(import.meta.dirname, '../../shared/data/qa/fairytaleqa')));
   let samples: Sample[];
   if (task === 'sniah') {
     const words = (f: string) => need(`ruler/${f}`).split('\n').map((w) => w.trim()).filter(Boolean);
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
         return babilongSamples({ task: qa, stories: splitStories(parseBabi(need(`babi/en-10k/${file}`))).heldOut, lengths, perLength: n, book, seed: seed + i });
       });
   } else {
-    console.error('Usage: npm run eval -- perplexity FILE... [--model F] | sniah-memory [--ks 0,1,2,4] | sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
+    console.error('Usage: npm run eval -- perplexity FILE... [--model F] | sniah-memory [--ks 0,1,2,4] | fairytaleqa [--data DIR] [--split val|train|NAME] [--model F] [--n STORIES] | sniah|babilong [--data DIR] [--lengths 2000,4000,8000,16000] [--n 20] [--haystack noise|book] [--tasks qa1,qa2,qa4,qa5] [--answer [--model FILE] [--no-memory] [--free] [--rerank]]');
     process.exit(2);
   }
 

@@ -222,6 +222,30 @@ export const Citation = z.object({
 });
 export type Citation = z.infer<typeof Citation>;
 
+/** A sentence (one or two, at most 400 characters) of a cited passage that answers the question,
+ * with its place in the book, so it can be highlighted there (core/ask/answer-sentence.ts). */
+export const AnswerSentence = z.object({
+  docId: id,
+  title: z.string(),
+  /** 0: this book's answer; 1, 2: its next best sentences */
+  rank: z.number().int().nonnegative().default(0),
+  /** index into the question's citations: the passage that holds it */
+  citation: z.number().int().nonnegative(),
+  start: z.number().int().nonnegative(), // character offsets in the book
+  end: z.number().int().nonnegative(),
+  line: z.number().int().positive(),
+  page: PageMark.nullable(),
+  chapter: z.string().nullable(),
+  text: z.string(), // as shown: whitespace collapsed
+  /** how likely it is to answer (the ranker's probability, calibrated on FairytaleQA val) */
+  confidence: z.number().min(0).max(1),
+  /** the model scored it with the book's memory loaded (false: text features alone) */
+  modelScored: z.boolean(),
+  /** the short answer within it (offsets in the book); shown only when confident enough */
+  span: z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), text: z.string(), confidence: z.number().min(0).max(1), shown: z.boolean() }).nullable(),
+});
+export type AnswerSentence = z.infer<typeof AnswerSentence>;
+
 /** One book's answer: generated with the book's memory loaded and its best passages in context. */
 export const BookAnswer = z.object({
   docId: id,
@@ -251,6 +275,8 @@ export const HistoryEntry = z.object({
   docIds: z.array(id).nullable(), // null: every book
   citations: z.array(Citation),
   answer: z.object({ merged: z.string().nullable(), answers: z.array(BookAnswer) }).nullable(),
+  /** each answering book's sentences, in the order of its best citation (empty before schema 7, or when only passages were asked for) */
+  sentences: z.array(AnswerSentence).default([]),
   askedAt: z.string(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
@@ -389,13 +415,17 @@ export const methods = {
     params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false) }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
-  /** Retrieve, then answer from each book that holds cited passages (at most 3), streaming the text as
+  /** Retrieve, then choose the sentences that answer in each book that holds cited passages (at most 3;
+   * sentences: each book's best three, rank 0 its answer, with a short answer when confident, sent
+   * first as an 'ask.sentences' event), then each of those books' model answers, streaming the text as
    * 'ask.token' events under requestId; merged: the answers together (null when nothing was found).
    * memory: false answers without the books' memories (and ranks without them): the ablation.
-   * decoding 'copy' (the default) keeps each answer to words of its passages; 'free' lets the model write anything. */
+   * decoding 'copy' (the default) keeps each answer to words of its passages; 'free' lets the model write anything.
+   * modelAnswer: false chooses the sentences only; ablation: the sentences are chosen without one signal
+   * (the harness's ablations: the ranker retrained without it). */
   'ask.answer': {
-    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64) }).strict(),
-    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64), modelAnswer: z.boolean().default(true), ablation: z.enum(['no-model', 'no-bm25', 'no-passage-rank', 'no-coverage']).optional() }).strict(),
+    result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, sentences: z.array(AnswerSentence), answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
   },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */
   'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },
@@ -478,6 +508,8 @@ export const events = {
   'ask.token': z.object({ requestId: z.string(), docId: id, text: z.string() }),
   /** the passages found for an answer being written (before the answers, which take longer) */
   'ask.found': z.object({ requestId: z.string(), citations: z.array(Citation), usedMemory: z.boolean() }),
+  /** the sentences that answer (before the model's own answers) */
+  'ask.sentences': z.object({ requestId: z.string(), sentences: z.array(AnswerSentence) }),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

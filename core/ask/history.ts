@@ -1,12 +1,17 @@
 // The library's question history: every question asked, the books it was asked of and what was
-// found, searchable (FTS5 over the questions) and deletable one by one or all at once.
-import type { BookAnswer, Citation, HistoryEntry } from '../api/contract.js';
+// found (the passages, the sentences that answer, the model's answers), searchable (FTS5 over the questions) and deletable one by one or all at once.
+import type { AnswerSentence, BookAnswer, Citation, HistoryEntry } from '../api/contract.js';
 import type { Db } from '../library/database.js';
 import { ftsQuery } from './retrieve.js';
 
 /** Keep the model's answer with the question it answers. */
 export function rememberAnswer(db: Db, id: number, answer: { merged: string | null; answers: BookAnswer[] }): void {
   db.prepare(`UPDATE questions SET answer = ? WHERE id = ?`).run(JSON.stringify(answer), id);
+}
+
+/** Keep the sentences that answer with the question (schema 7). */
+export function rememberSentences(db: Db, id: number, sentences: AnswerSentence[]): void {
+  db.prepare(`UPDATE questions SET sentences = ? WHERE id = ?`).run(JSON.stringify(sentences), id);
 }
 
 export function remember(db: Db, question: string, ids: number[] | undefined, citations: Citation[]): number {
@@ -21,6 +26,7 @@ interface Row {
   docIds: string | null;
   citations: string;
   answer: string | null;
+  sentences: string | null;
   askedAt: string;
 }
 
@@ -31,11 +37,11 @@ export function history(db: Db, query: string | undefined, limit: number): Histo
   const rows = (
     match
       ? db
-          .prepare(`SELECT q.id, q.question, q.doc_ids AS docIds, q.citations, q.answer, q.asked_at AS askedAt FROM questions_fts f JOIN questions q ON q.id = f.rowid WHERE questions_fts MATCH ? ORDER BY q.id DESC LIMIT ?`)
+          .prepare(`SELECT q.id, q.question, q.doc_ids AS docIds, q.citations, q.answer, q.sentences, q.asked_at AS askedAt FROM questions_fts f JOIN questions q ON q.id = f.rowid WHERE questions_fts MATCH ? ORDER BY q.id DESC LIMIT ?`)
           .all(match, limit)
-      : db.prepare(`SELECT id, question, doc_ids AS docIds, citations, answer, asked_at AS askedAt FROM questions ORDER BY id DESC LIMIT ?`).all(limit)
+      : db.prepare(`SELECT id, question, doc_ids AS docIds, citations, answer, sentences, asked_at AS askedAt FROM questions ORDER BY id DESC LIMIT ?`).all(limit)
   ) as Row[];
-  return rows.map((r) => ({ id: r.id, question: r.question, docIds: r.docIds ? (JSON.parse(r.docIds) as number[]) : null, citations: JSON.parse(r.citations) as Citation[], answer: r.answer ? (JSON.parse(r.answer) as HistoryEntry['answer']) : null, askedAt: r.askedAt }));
+  return rows.map((r) => ({ id: r.id, question: r.question, docIds: r.docIds ? (JSON.parse(r.docIds) as number[]) : null, citations: JSON.parse(r.citations) as Citation[], answer: r.answer ? (JSON.parse(r.answer) as HistoryEntry['answer']) : null, sentences: r.sentences ? (JSON.parse(r.sentences) as AnswerSentence[]) : [], askedAt: r.askedAt }));
 }
 
 /** Forget one question, or all (id absent); returns how many. */

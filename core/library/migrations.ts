@@ -214,6 +214,14 @@ export const migrations: Migration[] = [
       ALTER TABLE finetunes ADD COLUMN runner_pid_start INTEGER;
     `,
   },
+  {
+    version: 7,
+    description: 'the sentences that answer kept with each question',
+    sql: `
+      -- JSON: each answering book's sentences (place in the book, confidence, short answer), null before
+      ALTER TABLE questions ADD COLUMN sentences TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
