@@ -28,6 +28,8 @@ export const RANKER = trained as unknown as Ranker;
 export const SENTENCES_PER_BOOK = 3;
 /** what the second stage reads from the book's reading trace, per candidate (standardized within the question) */
 export const MODEL_FEATURES = ['surprisal', 'memory', 'surprisalMax', 'memoryMax'] as const;
+/** the most characters of trace read at once (the API's limit for one overlay request) */
+const TRACE_SPAN = 40_000;
 
 /** Per-token signals of a stretch of the book, as its reading stored them (null: not read). */
 export type TraceSource = (start: number, end: number) => { starts: number[]; surprisal: Array<number | null>; memory: Array<number | null> } | null;
@@ -79,7 +81,11 @@ export async function chooseSentences(db: Db, question: string, citations: reado
 
 /** The reading's signals for each candidate (mean and maximum over its tokens), standardized within the question; null when any candidate is unread. */
 export function modelSignals(trace: TraceSource, citations: readonly Citation[], indexes: readonly number[], candidates: ReadonlyArray<{ passage: number; start: number; end: number }>): Array<Record<string, number>> | null {
-  const traces = indexes.map((ci) => trace(citations[ci]!.start, citations[ci]!.end));
+  // one read of the trace over all the passages when they lie close together (each read decodes whole stored pieces)
+  const lo = Math.min(...indexes.map((ci) => citations[ci]!.start));
+  const hi = Math.max(...indexes.map((ci) => citations[ci]!.end));
+  const all = hi - lo <= TRACE_SPAN ? trace(lo, hi) : null;
+  const traces = all ? indexes.map(() => all) : indexes.map((ci) => trace(citations[ci]!.start, citations[ci]!.end));
   if (traces.some((t) => t === null)) return null;
   const raw: number[][] = [];
   for (const c of candidates) {

@@ -17,6 +17,13 @@ export interface JobView extends Omit<JobProgress, 'kind'> {
   kind: JobProgress['kind'] | 'upload';
 }
 
+/** Where the reader opens: an offset, or a passage to highlight and the answering sentence in it. */
+export interface Target {
+  start: number;
+  end: number | null;
+  answer: { start: number; end: number } | null;
+}
+
 class AppState {
   api: ApiClient | null = $state(null);
   docs: DocumentSummary[] = $state([]);
@@ -28,11 +35,12 @@ class AppState {
   readingModelId: string | null = $state(null);
   /** a passage chosen in the reader to compare model versions on (taken by the Models view) */
   comparePassage: string | null = null;
-  /** where the reader should open (#/reader/ID@START, or @START-END for a passage to highlight), taken once */
-  private target: { start: number; end: number | null } | null = null;
+  /** where the reader should open (#/reader/ID@START, or @START-END for a passage to highlight, then
+   * ~S-E for the answering sentence within it), taken once */
+  private target: Target | null = null;
   private nextNotice = 1;
 
-  takeTarget(): { start: number; end: number | null } | null {
+  takeTarget(): Target | null {
     const t = this.target;
     this.target = null;
     return t;
@@ -84,16 +92,17 @@ class AppState {
 
   /** Follow the address bar: #/library, #/reader/12, #/ask ... */
   readRoute(): void {
-    const [, view, id, at, end] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+)(?:-(\d+))?)?)?/) ?? [];
-    this.target = at ? { start: Number(at), end: end ? Number(end) : null } : null;
+    const [, view, id, at, end, aStart, aEnd] = location.hash.match(/^#\/(\w+)(?:\/(\d+)(?:@(\d+)(?:-(\d+)(?:~(\d+)-(\d+))?)?)?)?/) ?? [];
+    this.target = at ? { start: Number(at), end: end ? Number(end) : null, answer: aStart && aEnd ? { start: Number(aStart), end: Number(aEnd) } : null } : null;
     const views: View[] = ['library', 'reader', 'ask', 'memory', 'models'];
     this.view = views.includes(view as View) ? (view as View) : 'library';
     this.docId = id ? Number(id) : this.view === 'reader' ? this.docId : null;
   }
 
-  /** Go to a view; the reader opens a document, at a character offset when given. */
-  go(view: View, docId?: number, at?: number, end?: number): void {
-    const place = at !== undefined ? `@${at}${end !== undefined ? `-${end}` : ''}` : '';
+  /** Go to a view; the reader opens a document, at a character offset when given (a passage [at, end)
+   * highlighted, and within it the sentence that answers). */
+  go(view: View, docId?: number, at?: number, end?: number, answer?: { start: number; end: number }): void {
+    const place = at !== undefined ? `@${at}${end !== undefined ? `-${end}${answer ? `~${answer.start}-${answer.end}` : ''}` : ''}` : '';
     const hash = docId !== undefined ? `#/${view}/${docId}${place}` : view === 'reader' && this.docId !== null ? `#/reader/${this.docId}` : `#/${view}`;
     if (location.hash !== hash) location.hash = hash;
     else this.readRoute();
