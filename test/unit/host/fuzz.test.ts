@@ -10,6 +10,7 @@ import { createCore, type Core } from '../../../core/app.js';
 import { startHost, type RunningHost } from '../../../core/host/server.js';
 import { tempDir } from '../../fixtures/texts.js';
 import { raw } from './raw.js';
+import { randomSource } from '../../../models/util/random.js';
 
 const SEED = Number(process.env.HOST_FUZZ_SEED ?? 13_2025);
 const CASES = 200;
@@ -35,18 +36,6 @@ afterAll(async () => {
   await core.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** mulberry32: small, fast, the same sequence everywhere for a seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TARGETS = ['http://[', 'http://[::1', '/%00', '/index.html%00.js', '/%', '/%E0%A4%A', '*', '//evil.example/x', '/\\..\\secret.txt', '/..%2f..%2fsecret.txt', '/%2e%2e/secret.txt', '/%c0%ae%c0%ae/secret.txt', '/' + 'a'.repeat(3000), '/?' + '%'.repeat(500), 'http://127.0.0.1/', '/api?token=', '/api?token[]=1&token=2', '/\u00ff\u00fe', '/..', '/app.js/', '/index.html?x=%00'];
 const HOSTS = ['evil.example', '', '127.0.0.1', 'localhost', '[::1]', '127.0.0.1:0', 'LOCALHOST:PORT', '127.0.0.1:PORT\u0000', '127.0.0.1:PORT, evil.example', 'x'.repeat(9000)];
@@ -118,7 +107,7 @@ function mutate(next: () => number, req: string, port: number): string {
 
 describe('host fuzz', () => {
   it(`survives ${CASES} mutated requests and still answers (seed ${SEED})`, async () => {
-    const next = random(SEED);
+    const next = randomSource(SEED);
     const bases = baseRequests(host.port, host.token);
     const cases = Array.from({ length: CASES }, () => mutate(next, bases[Math.floor(next() * bases.length)]!, host.port));
     const failures: string[] = [];
