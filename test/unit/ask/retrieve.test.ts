@@ -125,6 +125,10 @@ describe('retrieval', () => {
     expect(r.out).toContain(`[1] #${a} “Book A”, “CHAPTER 3”, line `);
     expect(r.out).toContain('Marmalade');
     expect(r.out).toMatch(/Book A: .+ — taken from \[\d\]/); // the answer names the passage holding it
+    // first the sentence that answers, with its citation, and a short answer or the warning
+    expect(r.out).toMatch(new RegExp(`^Answer: “[^”]*Marmalade[^”]*”\\n    — #${a} “Book A”, “CHAPTER 3”, line \\d+, characters \\d+-\\d+, in passage \\[1\\]; \\d+% sure it answers`, 'm'));
+    expect(r.out).toMatch(/^(Short answer: .+ \(\d+% sure\)|No short answer: the passages below may hold the answer\.)$/m);
+    expect(r.out.indexOf('Answer: “')).toBeLessThan(r.out.indexOf('[1] #'));
     const reranked = await cli('ask', 'What did the keeper name his cat?', '--rerank', '--passages', '--data', data, '--model', modelFile, '--backend', 'wasm');
     expect(reranked.code, reranked.err).toBe(0);
     expect(reranked.out).toContain(', reranked by the model:');
