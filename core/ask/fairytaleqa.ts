@@ -7,6 +7,7 @@
 //  - ROUGE-L F1 of a short answer against the gold answers (the best one).
 import fs from 'node:fs';
 import path from 'node:path';
+import { lcsLength } from './sentences.js';
 
 /** RFC 4180 CSV: quoted fields may hold commas, newlines and doubled quotes. */
 export function parseCsv(text: string): string[][] {
@@ -108,17 +109,7 @@ const tokens = (s: string) => {
   return n ? n.split(' ') : [];
 };
 
-/** Length of the longest common subsequence of two token lists. */
-export function lcsLength(a: readonly string[], b: readonly string[]): number {
-  if (a.length === 0 || b.length === 0) return 0;
-  let prev = new Array<number>(b.length + 1).fill(0);
-  let cur = new Array<number>(b.length + 1).fill(0);
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, cur[j - 1]!);
-    [prev, cur] = [cur, prev];
-  }
-  return prev[b.length]!;
-}
+export { lcsLength };
 
 /** The sentence answers: some gold answer's words appear in it in order, at least 80% of them. */
 export function sentenceAnswers(sentence: string, answers: readonly string[]): boolean {

@@ -271,7 +271,7 @@ export function featurize(question: string, passages: readonly PassageIn[], idf:
         firstInParagraph: !prev || prev.paragraph !== firstSentence.paragraph ? 1 : 0,
         cue: cue && cue.test(c.text) ? 1 : 0,
         quote: /["“”]/.test(c.text) ? 1 : 0,
-        ordered: qSeq.length ? lcsCount(qSeq, ts) / qSeq.length : 0,
+        ordered: qSeq.length ? lcsLength(qSeq, ts) / qSeq.length : 0,
         proximity: proximity(ts, qs),
         grams: qGrams.size ? overlap(qGrams, charGrams(ts)) : 0,
         prevBm25Rel: c.first > 0 ? sentenceBm25[c.passage]![c.first - 1]! / maxSentenceBm25 : 0,
@@ -294,7 +294,9 @@ function bm25Of(ts: readonly string[], qTerms: readonly string[], qWeights: Map<
   return s;
 }
 
-function lcsCount(a: readonly string[], b: readonly string[]): number {
+/** Length of the longest common subsequence of two token lists (also the answer metric's, core/ask/fairytaleqa.ts). */
+export function lcsLength(a: readonly string[], b: readonly string[]): number {
+  if (a.length === 0 || b.length === 0) return 0;
   let prev = new Array<number>(b.length + 1).fill(0);
   let cur = new Array<number>(b.length + 1).fill(0);
   for (let i = 1; i <= a.length; i++) {
