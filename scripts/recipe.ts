@@ -51,10 +51,10 @@ export function stopSignal(hours: number): AbortSignal {
 }
 
 /** Held-out loss per byte and perplexity for each language of the corpus (the same windows every run). */
-export function heldOutPerLanguage(model: TitansModel, tokenizer: Tokenizer, corpus: BaseCorpus, seqLen: number, batchSize: number): Record<string, { lossPerByte: number; perplexity: number }> {
+export async function heldOutPerLanguage(model: TitansModel, tokenizer: Tokenizer, corpus: BaseCorpus, seqLen: number, batchSize: number): Promise<Record<string, { lossPerByte: number; perplexity: number }>> {
   const out: Record<string, { lossPerByte: number; perplexity: number }> = {};
   for (const [lang, texts] of Object.entries(corpus.heldOut)) {
-    const loss = heldOutLoss(model, tokenizeTexts(tokenizer, texts), seqLen, batchSize, 48);
+    const loss = await heldOutLoss(model, tokenizeTexts(tokenizer, texts), seqLen, batchSize, 48);
     out[lang] = { lossPerByte: loss, perplexity: Math.exp(loss) };
   }
   return out;

@@ -164,7 +164,7 @@ async function main(): Promise<number> {
   const seconds = (Date.now() - t0) / 1000;
   log({ type: 'run', fromStep: result.startStep, toStep: result.step, seconds, backend: backend.name });
   const after = answerLoss(model, heldOut);
-  const perLanguage = heldOutPerLanguage(model, tokenizer, corpus, 512, 1);
+  const perLanguage = await heldOutPerLanguage(model, tokenizer, corpus, 512, 1);
   const runs = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; seconds?: number; answerLoss?: number });
   const baseMetrics = JSON.parse(fs.readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as Record<string, JsonValue> & { base?: Record<string, JsonValue> };
   const baseStage = baseMetrics.base ?? baseMetrics; // the base stage's own numbers, kept once

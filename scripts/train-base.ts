@@ -78,7 +78,7 @@ async function main(): Promise<number> {
   log({ type: 'run', fromStep: result.startStep, toStep: result.step, seconds, backend: backend.name });
 
   // Held-out perplexity per language (nats per byte), the same windows every run.
-  const perLanguage = heldOutPerLanguage(model, tokenizer, corpus, seqLen, batchSize);
+  const perLanguage = await heldOutPerLanguage(model, tokenizer, corpus, seqLen, batchSize);
   const totalSeconds = secondsBefore + seconds;
   const tokens = result.step * batchSize * seqLen;
   const meta = {

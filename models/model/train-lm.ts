@@ -61,22 +61,8 @@ export function tokenizeTexts(tokenizer: Tokenizer, texts: string[]): Int32Array
 }
 
 /** Mean next-token loss over held-out windows. */
-export function heldOutLoss(model: TitansModel, docs: Int32Array[], seqLen: number, batchSize: number, maxWindows: number): number {
-  const batches = evaluationBatches(docs, seqLen, batchSize, maxWindows);
-  if (batches.length === 0) return NaN;
-  let sum = 0;
-  let rows = 0;
-  for (const b of batches) {
-    const loss = tf.tidy(() => model.loss(tf.tensor2d(b.tokens, b.shape, 'int32')));
-    sum += loss.dataSync()[0]! * b.shape[0];
-    rows += b.shape[0];
-    loss.dispose();
-  }
-  return sum / rows;
-}
-
-/** heldOutLoss, reading each loss asynchronously (every backend; webgpu cannot read synchronously) */
-export async function heldOutLossAsync(model: TitansModel, docs: Int32Array[], seqLen: number, batchSize: number, maxWindows: number): Promise<number> {
+/** Mean loss per token over evaluation windows, reading each loss asynchronously (every backend; webgpu cannot read synchronously) */
+export async function heldOutLoss(model: TitansModel, docs: Int32Array[], seqLen: number, batchSize: number, maxWindows: number): Promise<number> {
   const batches = evaluationBatches(docs, seqLen, batchSize, maxWindows);
   if (batches.length === 0) return NaN;
   let sum = 0;
@@ -105,7 +91,7 @@ export async function trainLanguageModel(o: TrainLmOptions): Promise<TrainLmResu
   if (trainDocs.length === 0) throw new Error(`the training texts are too short: each needs more than ${seqLen} tokens after the held-out part is removed`);
   const sampler = new WindowSampler({ docs: trainDocs, batchSize, seqLen, seed: o.seed ?? 1 });
   const params = Object.fromEntries(Object.entries(o.model.params.all).filter(([name]) => (o.trainable ? o.trainable(name) : true)));
-  const evaluate = () => heldOutLossAsync(o.model, split.heldOut, seqLen, batchSize, evalWindows);
+  const evaluate = () => heldOutLoss(o.model, split.heldOut, seqLen, batchSize, evalWindows);
   // a resumed run needs no 'before' (it is in the first run's log); it would cost a full evaluation
   const heldOutBefore = o.skipInitialEval ? NaN : await evaluate();
   const trainTokens = split.train.reduce((n, d) => n + d.length, 0);

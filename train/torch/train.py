@@ -18,7 +18,8 @@ FILE.json: {"model": {ModelConfig fields to change from modelConfig(), or a whol
 Without --config the model is the app's default reader (core/reading/reader-model.ts).
 Training is AdamW (decoupled decay on matrices only, as models/train/optimizer.ts), global-norm
 clipping, linear warmup then cosine to min-lr-ratio x peak (models/train/optimizer.ts
-learningRate) over --steps, or over the wall-clock budget when only --minutes is given.
+learningRate) over --steps, or over the time budget when only --minutes is given (wall-clock, or CPU
+time with --clock cpu).
 On CUDA: bf16 autocast, TF32 matmuls, torch.compile of the memory's update kernels where the
 installed torch has it (guarded: falls back to eager if compiling fails).
 """
@@ -49,7 +50,7 @@ DEFAULTS: Dict[str, Any] = dict(
     batch=8, seq=512, lr=2e-3, warmup=None, min_lr_ratio=0.1, weight_decay=0.1, clip=1.0, beta1=0.9, beta2=0.999,
     seed=1, grad_accum=1, eval_every=500, eval_windows=24, final_eval_windows=48, log_every=10,
     checkpoint_minutes=5.0, compile="auto", dtype="auto", threads=None, device="auto", half_moments=False,
-    peak_tflops=None, name=None, float16=False,
+    peak_tflops=None, name=None, float16=False, clock="wall",
 )
 
 
@@ -59,6 +60,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="run folder: checkpoint, log, model files")
     p.add_argument("--config", help="JSON file: {model: {...}, train: {...}}")
     p.add_argument("--minutes", type=float, help="wall-clock training budget, all runs of RUN/ together (the final evaluation is extra)")
+    p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall-clock time (default), or this process's CPU time, "
+                   "so that ablations on a shared machine get equal compute (with --threads 1 the two agree on an idle machine)")
     p.add_argument("--steps", type=int, help="total optimizer steps (the schedule's length)")
     p.add_argument("--stop-after", type=int, dest="stop_after", help="end this run after N steps (the schedule still spans --steps); the same command continues")
     p.add_argument("--batch", type=int, help="windows per step per process (default 8)")
@@ -383,7 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         buf = io.BytesIO()
         torch.save({"model": {k: v.detach().float().cpu() for k, v in model.named_tensors().items()},
                     "optimizer": optimizer_state_for_disk(opt.state_dict(), bool(o["half_moments"])),
-                    "step": step, "tokens": tokens_seen, "seconds": seconds_before + (time.perf_counter() - t_start),
+                    "step": step, "tokens": tokens_seen, "seconds": seconds_before + (clock() - t_start),
                     "samplers": states, "config": cfg.to_json(), "tokenizer": tok.spec}, buf)
         write_atomic(ckpt_file, buf.getvalue())
 
@@ -409,16 +412,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         return total / K, gn
 
     # ---------------------------------------------------------------- loop
-    t_start = time.perf_counter()
+    clock = time.process_time if o["clock"] == "cpu" else time.perf_counter  # what the budget and "seconds" count
+    t_start = clock()
     start_step = step
-    t_log, tok_log = t_start, 0
-    last_ckpt = t_start
+    t_log, tok_log = time.perf_counter(), 0  # throughput is always wall-clock
+    last_ckpt = t_log
     first = True
     evals: List[Dict[str, Any]] = []
     stop_reason = "steps"
     model.train()
     while True:
-        elapsed = seconds_before + time.perf_counter() - t_start  # training time of every run of RUN/
+        elapsed = seconds_before + clock() - t_start  # training time of every run of RUN/
         done = (steps_total is not None and step >= steps_total) or (budget is not None and elapsed >= budget * 60)
         stopped = o.get("stop_after") is not None and step - start_step >= o["stop_after"]
         if dist.any(done or stopped):
@@ -468,12 +472,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             tps = tok_log / max(now - t_log, 1e-9) if tok_log else 0.0
             mfu = tps * fpt["train"] / (peak["flops"] * dist.world) if tps else 0.0
             rec = {"type": "step", "step": step, "loss": lval, "lr": lr, "gradNorm": float(gn), "tokensPerSecond": tps, "mfu": mfu,
-                   "tokens": tokens_seen, "seconds": seconds_before + now - t_start}
+                   "tokens": tokens_seen, "seconds": seconds_before + clock() - t_start}
             if cuda:
                 rec["maxMemoryGB"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
             log(rec)
             say(f"step {step}{'/' + str(steps_total) if steps_total else ''}: loss {lval:.4f}, lr {lr:.2e}, {tps:,.0f} tok/s, MFU {100 * mfu:.1f}%, "
-                f"{(now - t_start) / 60:.1f} min" + (f", {rec['maxMemoryGB']:.1f} GB" if cuda else ""))
+                f"{(clock() - t_start) / 60:.1f} min" + (f", {rec['maxMemoryGB']:.1f} GB" if cuda else ""))
             t_log, tok_log = now, 0
         if o["eval_every"] and step % o["eval_every"] == 0 and mix:
             if dist.main:
@@ -488,7 +492,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             save_training()
             last_ckpt = time.perf_counter()
             dist.barrier()
-    run_seconds = time.perf_counter() - t_start
+    run_seconds = clock() - t_start
     save_training()
 
     # ---------------------------------------------------------------- final evaluation and model files

@@ -85,6 +85,36 @@ class Trainer(unittest.TestCase):
             self.assertEqual(dtypes, {torch.float16, torch.bfloat16})
             run(*common, "--out", half)
 
+    def test_cpu_clock_budget(self) -> None:
+        """--clock cpu counts this process's CPU seconds: a run that sleeps between steps (as if the
+        machine were shared) still trains for its whole budget, and records the CPU time it used"""
+        import time as time_mod
+
+        with tempfile.TemporaryDirectory() as d:
+            data = corpus(d)
+            cfg = os.path.join(d, "tiny.json")
+            with open(cfg, "w") as f:
+                json.dump(TINY, f)
+            real_next = trainer.WindowSampler.next
+            waits = []
+
+            def slow_next(self):  # 200 ms of wall time per batch that cost no CPU
+                time_mod.sleep(0.2)
+                waits.append(1)
+                return real_next(self)
+
+            trainer.WindowSampler.next = slow_next
+            try:
+                run("--data", data, "--config", cfg, "--minutes", str(1.5 / 60), "--clock", "cpu", "--threads", "1", "--out", os.path.join(d, "cpu"))
+            finally:
+                trainer.WindowSampler.next = real_next
+            with open(os.path.join(d, "cpu", "metrics.json")) as f:
+                m = json.load(f)
+            self.assertGreaterEqual(m["runSeconds"], 1.5)  # CPU seconds, the budget
+            self.assertLess(m["runSeconds"], 1.5 + 2.0)
+            # the sleeps alone outlast the budget: a wall-clock budget would have stopped sooner
+            self.assertGreater(len(waits) * 0.2, 1.5 + 0.5)
+
     def test_data_parallel_on_cpu(self) -> None:
         """two processes as torchrun starts them (env://, gloo): one model, a world of 2 in the log"""
         import socket
