@@ -202,6 +202,9 @@ export const FEATURES = [
   'prevBm25Rel',
   'nextBm25Rel',
   'bestInPassage',
+  'rarestMatched',
+  'namesMatched',
+  'localPeak',
 ] as const;
 export type FeatureName = (typeof FEATURES)[number];
 /** A candidate's features by name (the lexical ones of FEATURES; the second stage adds 'lexical' and 'model'). */
@@ -244,6 +247,11 @@ export function featurize(question: string, passages: readonly PassageIn[], idf:
   const maxSentenceBm25 = Math.max(1e-9, ...sentenceBm25.flat());
   const bestInPassage = sentenceBm25.map((ss) => Math.max(0, ...ss));
   const qGrams = charGrams(qTerms);
+  const maxIdf = Math.max(1e-9, ...qTerms.map((t) => qWeights.get(t)!));
+  // the question's names: capitalized words not at its start (stemmed as terms are)
+  const names = new Set(
+    (question.match(/(?<=\S\s+)\p{Lu}[\p{L}'’-]*/gu) ?? []).flatMap((w) => terms(w)).filter((t) => qWeights.has(t)),
+  );
   return {
     sentences,
     candidates: candidates.map((c, i) => {
@@ -277,6 +285,9 @@ export function featurize(question: string, passages: readonly PassageIn[], idf:
         prevBm25Rel: c.first > 0 ? sentenceBm25[c.passage]![c.first - 1]! / maxSentenceBm25 : 0,
         nextBm25Rel: (sentenceBm25[c.passage]![c.first + c.sentences] ?? 0) / maxSentenceBm25,
         bestInPassage: bestInPassage[c.passage]! / maxSentenceBm25,
+        rarestMatched: Math.max(0, ...qTerms.filter((t) => ts.includes(t)).map((t) => qWeights.get(t)!)) / maxIdf,
+        namesMatched: names.size ? [...names].filter((t) => ts.includes(t)).length / names.size : 0,
+        localPeak: coverage(ts) - Math.max(c.first > 0 ? coverage(st[c.first - 1]!) : 0, st[c.first + c.sentences] ? coverage(st[c.first + c.sentences]!) : 0),
       };
       return { ...c, features };
     }),
@@ -354,6 +365,11 @@ export interface RankerWeights {
   weights: number[];
   /** per question kind, added to the weights (interactions), when present */
   kindWeights?: Record<string, number[]>;
+  /**
+   * A small nonlinear term added to the linear score, when present: sum_h out[h] tanh(b[h] +
+   * W[h] . [standardized features, one-hot of the question kind in `kinds` order]).
+   */
+  mlp?: { kinds: string[]; W: number[][]; b: number[]; out: number[] };
   /** Platt scaling of the top candidate's softmax probability (logit) to P(it answers), fit on val */
   calibration?: { a: number; b: number };
   /** the short answer: shown when its calibrated confidence is at least this (chosen on val) */
@@ -368,11 +384,17 @@ export interface RankerWeights {
 
 export function scoreOf(w: RankerWeights, features: Features, kind: string): number {
   const extra = w.kindWeights?.[kind];
+  const xs = w.features.map((f, j) => ((features[f] ?? w.mean[j]!) - w.mean[j]!) / (w.std[j] || 1));
   let s = 0;
-  w.features.forEach((f, j) => {
-    const x = ((features[f] ?? w.mean[j]!) - w.mean[j]!) / (w.std[j] || 1);
-    s += x * (w.weights[j]! + (extra?.[j] ?? 0));
-  });
+  xs.forEach((x, j) => (s += x * (w.weights[j]! + (extra?.[j] ?? 0))));
+  if (w.mlp) {
+    const k = w.mlp.kinds.indexOf(kind);
+    w.mlp.W.forEach((row, h) => {
+      let a = w.mlp!.b[h]! + (k >= 0 ? row[xs.length + k]! : 0);
+      xs.forEach((x, j) => (a += row[j]! * x));
+      s += w.mlp!.out[h]! * Math.tanh(a);
+    });
+  }
   return s;
 }
 

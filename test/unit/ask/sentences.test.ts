@@ -12,7 +12,7 @@ import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
 import { RANKER, chooseSentences } from '../../../core/ask/answer-sentence.js';
 import { lcsLength, loadFairytaleQA, normalizeForMatch, parseCsv, rougeL, sentenceAnswers } from '../../../core/ask/fairytaleqa.js';
-import { candidatesOf, MAX_UNIT, spanCandidates, splitSentences, stem, terms } from '../../../core/ask/sentences.js';
+import { candidatesOf, featurize, MAX_UNIT, scoreOf, spanCandidates, splitSentences, stem, terms, type RankerWeights } from '../../../core/ask/sentences.js';
 import { bm25Sentences } from '../../../scripts/eval-fairytaleqa.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
@@ -52,6 +52,28 @@ describe('sentences', () => {
     expect(stem('went')).toBe(stem('go'));
     expect(terms('What did the Giant see?')).toEqual(['giant', 'see']);
     expect(terms('The giant saw it')).toContain(stem('see'));
+  });
+
+  it("scores the question's rarest word, its names, and a sentence that matches more than its neighbours", () => {
+    const text = 'Nils went to the wood. The troll came at night.\n\nNils saw the troll by the kiln. Then he rode home.';
+    const idf = (t: string) => ({ nil: 0.2, troll: 2, kiln: 3, night: 1 })[t] ?? 1;
+    const { candidates } = featurize('Where did Nils see the troll near the kiln?', [{ text, rank: 1, bm25: 1 }], idf);
+    const f = (s: string) => candidates.find((c) => c.text === s)!.features;
+    expect(f('Nils saw the troll by the kiln.').rarestMatched).toBe(1); // 'kiln', the rarest, is there
+    expect(f('The troll came at night.').rarestMatched).toBeCloseTo(2 / 3, 6);
+    expect(f('Nils saw the troll by the kiln.').namesMatched).toBe(1);
+    expect(f('The troll came at night.').namesMatched).toBe(0);
+    expect(f('Nils saw the troll by the kiln.').localPeak).toBeGreaterThan(0);
+    expect(f('Then he rode home.').localPeak).toBeLessThan(0);
+  });
+
+  it('adds the tanh term of a ranker that has one', () => {
+    const base: RankerWeights = { features: ['a', 'b'], mean: [1, 0], std: [2, 1], weights: [0.5, -1] };
+    const x = { a: 3, b: 0.5 }; // standardized: 1, 0.5
+    expect(scoreOf(base, x, 'who')).toBeCloseTo(0.5 - 0.5, 12);
+    const mlp = { ...base, mlp: { kinds: ['who', 'what'], W: [[1, 2, 0.3, -7]], b: [0.1], out: [2] } };
+    expect(scoreOf(mlp, x, 'who')).toBeCloseTo(0 + 2 * Math.tanh(0.1 + 1 + 1 + 0.3), 12);
+    expect(scoreOf(mlp, x, 'why')).toBeCloseTo(0 + 2 * Math.tanh(0.1 + 1 + 1), 12); // a kind it does not know
   });
 
   it('proposes short answers inside one clause, and never a stop word at an edge', () => {
