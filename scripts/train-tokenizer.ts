@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { writeCheckpointFile } from '../models/checkpoint/format.js';
-import { modelConfig } from '../models/model/config.js';
+import { defaultReaderConfig } from '../core/reading/reader-model.js';
 import { modelToCheckpoint } from '../models/model/io.js';
 import { TitansModel } from '../models/model/model.js';
 import { trainBpe } from '../models/tokenizer/index.js';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     console.log(`  held-out ${lang}: ${(bytes / tokens).toFixed(2)} bytes/token`);
   }
 
-  const model = new TitansModel(modelConfig({ arch: 'mac', vocabSize: tok.vocabSize, memory: { chunkSize: 16 } }), { seed: 1 });
+  const model = new TitansModel({ ...defaultReaderConfig(), vocabSize: tok.vocabSize }, { seed: 1 });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   await writeCheckpointFile(out, modelToCheckpoint(model, tok.spec, { trainedOn: ['(tokenizer only; the model is untrained)'], steps: 0 } as never));
   model.dispose();

@@ -200,3 +200,60 @@ def evaluation_windows(docs: List[np.ndarray], seq_len: int, max_windows: float 
             rows.append(d[start: start + W])
             start += seq_len
     return np.stack(rows).astype(np.int64) if rows else np.zeros((0, W), dtype=np.int64)
+
+
+class StreamSampler:
+    """batches [B, T+1] that continue one another: row b reads its text window after window (each
+    window's first token is the last one's final target), so the memory state can be carried from
+    one step to the next, as the app carries it through a whole book. A text that ends continues
+    into another (chosen in proportion to its length, from its start), the state going on across
+    the boundary as it would through an anthology; every `span` windows every row starts afresh at a
+    random place and `next` says to reset the state. span * T tokens is the longest stretch the
+    memory is trained to carry."""
+
+    kind = "stream"
+
+    def __init__(self, docs: List[np.ndarray], batch_size: int, seq_len: int, span: int, seed: int = 1):
+        if span < 1:
+            raise ValueError("span must be at least 1 window")
+        self.docs, self.B, self.T, self.span = docs, batch_size, seq_len, span
+        self.usable = [i for i, d in enumerate(docs) if len(d) >= seq_len + 1]
+        if not self.usable:
+            raise ValueError(f"no document has {seq_len + 1} tokens")
+        c, self.cumulative = 0, []
+        for i in self.usable:
+            c += len(docs[i])
+            self.cumulative.append(c)
+        self.rng = Rng(seed)
+        self.rows: List[List[int]] = []  # [doc, position] per row
+        self.batches = 0
+
+    def _pick(self) -> int:
+        return self.usable[bisect.bisect_right(self.cumulative, self.rng.int(self.cumulative[-1]))]
+
+    def next(self) -> Tuple[np.ndarray, bool]:
+        """(batch [B, T+1], reset: True when the carried state must start afresh)"""
+        W = self.T + 1
+        reset = self.batches % self.span == 0
+        if reset:
+            self.rows = []
+            for _ in range(self.B):
+                d = self._pick()
+                self.rows.append([d, self.rng.int(len(self.docs[d]) - W + 1)])
+        out = np.empty((self.B, W), dtype=np.int64)
+        for b, row in enumerate(self.rows):
+            d, pos = row
+            if pos + W > len(self.docs[d]):
+                d, pos = self._pick(), 0
+            out[b] = self.docs[d][pos: pos + W]
+            row[0], row[1] = d, pos + self.T
+        self.batches += 1
+        return out, reset
+
+    def get_state(self) -> dict:
+        return {"kind": self.kind, "rng": self.rng.get_state(), "rows": [list(r) for r in self.rows], "batches": self.batches}
+
+    def set_state(self, s: dict) -> None:
+        self.rng.set_state(s["rng"])
+        self.rows = [list(r) for r in s["rows"]]
+        self.batches = s["batches"]

@@ -160,3 +160,8 @@ class TitansModel(nn.Module):
         """mean next-token cross-entropy of batch [B, T + 1] read from the start"""
         h, _ = self.hidden(batch[:, :-1])
         return cross_entropy(self.logits(h), batch[:, 1:])
+
+    def loss_from(self, batch: Tensor, state: Optional[ModelState]) -> Tuple[Tensor, ModelState]:
+        """the same loss of batch [B, T + 1] read on from `state` (None: the start), and the state after it"""
+        h, st = self.hidden(batch[:, :-1], state)
+        return cross_entropy(self.logits(h), batch[:, 1:]), st

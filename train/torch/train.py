@@ -41,7 +41,7 @@ import torch
 from . import memory as memory_mod
 from .checkpoint import js_json, load_model_file, save_model, write_atomic
 from .config import config_from_partial, default_reader_config
-from .data import WindowSampler, evaluation_windows, load_corpus, split_tail, tokenize_texts
+from .data import StreamSampler, WindowSampler, evaluation_windows, load_corpus, split_tail, tokenize_texts
 from .flops import flops_per_token, peak_flops
 from .model import TitansModel
 from .tokenizer import ByteTokenizer, tokenizer_from_spec
@@ -50,7 +50,7 @@ DEFAULTS: Dict[str, Any] = dict(
     batch=8, seq=512, lr=2e-3, warmup=None, min_lr_ratio=0.1, weight_decay=0.1, clip=1.0, beta1=0.9, beta2=0.999,
     seed=1, grad_accum=1, eval_every=500, eval_windows=24, final_eval_windows=48, log_every=10,
     checkpoint_minutes=5.0, compile="auto", dtype="auto", threads=None, device="auto", half_moments=False,
-    peak_tflops=None, name=None, float16=False, clock="wall",
+    peak_tflops=None, name=None, float16=False, clock="wall", carry=0,
 )
 
 
@@ -62,6 +62,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, help="wall-clock training budget, all runs of RUN/ together (the final evaluation is extra)")
     p.add_argument("--clock", choices=["wall", "cpu"], help="what --minutes counts: wall-clock time (default), or this process's CPU time, "
                    "so that ablations on a shared machine get equal compute (with --threads 1 the two agree on an idle machine)")
+    p.add_argument("--carry", type=int, help="carry the memory state from step to step over N consecutive windows of each "
+                   "row's text (0: every window starts afresh, the default); what teaches the memory to read a whole book")
     p.add_argument("--steps", type=int, help="total optimizer steps (the schedule's length)")
     p.add_argument("--stop-after", type=int, dest="stop_after", help="end this run after N steps (the schedule still spans --steps); the same command continues")
     p.add_argument("--batch", type=int, help="windows per step per process (default 8)")
@@ -188,7 +190,9 @@ class LossModule(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def forward(self, batch: torch.Tensor, state=None, carry: bool = False):
+        if carry:
+            return self.model.loss_from(batch, state)
         return self.model.loss(batch)
 
 
@@ -315,7 +319,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     train_docs = [d for d in train_docs if len(d) > T]
     if not train_docs:
         raise SystemExit(f"the training texts are too short: each needs more than {T} tokens")
-    sampler = WindowSampler(train_docs, B, T, seed=o["seed"] + 7919 * dist.rank)
+    carry = int(o.get("carry") or 0)
+
+    def make_sampler(seed: int):
+        return StreamSampler(train_docs, B, T, carry, seed=seed) if carry else WindowSampler(train_docs, B, T, seed=seed)
+
+    if carry and o["grad_accum"] > 1:
+        raise SystemExit("--carry works with one micro-batch per step (--grad-accum 1)")
+    sampler = make_sampler(o["seed"] + 7919 * dist.rank)
     train_tokens = int(sum(len(d) for d in train_docs))
     nbytes = bytes_table(tok, cfg.vocabSize)
     say(f"data: {len(train_docs)} training texts, {train_tokens / 1e6:.1f}M tokens ({corpus.split} split), "
@@ -340,10 +351,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         opt.load_state_dict(optimizer_state_from_disk(resume["optimizer"]))
         step, tokens_seen, seconds_before = resume["step"], resume["tokens"], resume["seconds"]
         states = resume.get("samplers") or []
-        if len(states) == dist.world:
+        kind = "stream" if carry else "window"
+        if len(states) == dist.world and states[dist.rank].get("kind", "window") == kind:
             sampler.set_state(states[dist.rank])
-        else:
-            sampler = WindowSampler(train_docs, B, T, seed=o["seed"] + 7919 * dist.rank + 104729 * step)
+        else:  # another world size, or switching --carry on or off: a fresh sampler, seeded by the step
+            sampler = make_sampler(o["seed"] + 7919 * dist.rank + 104729 * step)
         say(f"resumed from {ckpt_file} at step {step} ({tokens_seen / 1e6:.1f}M tokens)")
 
     steps_total = o.get("steps")
@@ -390,8 +402,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                     "samplers": states, "config": cfg.to_json(), "tokenizer": tok.spec}, buf)
         write_atomic(ckpt_file, buf.getvalue())
 
+    carried = {"state": None}  # the memory state carried between steps (--carry); not in train.pt: a resumed run starts it afresh
+
     def next_batch() -> torch.Tensor:
-        x = torch.from_numpy(sampler.next())
+        nxt = sampler.next()
+        if carry:
+            nxt, reset = nxt
+            if reset:
+                carried["state"] = None
+        x = torch.from_numpy(nxt)
         return x.pin_memory().to(device, non_blocking=True) if cuda else x
 
     def train_step(lr: float) -> tuple:
@@ -403,10 +422,21 @@ def main(argv: Optional[List[str]] = None) -> int:
             sync = contextlib.nullcontext() if (not dist.enabled or k == K - 1) else runner.no_sync()
             with sync:
                 with autocast():
-                    loss = runner(batch)
+                    if carry:
+                        loss, st = runner(batch, carried["state"], True)
+                        carried["state"] = st.detach()  # truncated backprop: one window's graph
+                    else:
+                        loss = runner(batch)
                 (loss / K).backward()
             total += loss.detach().float()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), o["clip"])
+        if not (torch.isfinite(gn) and torch.isfinite(total)):
+            # a non-finite loss or gradient (a carried state that ran away) would poison the
+            # weights and the moments: the step is skipped and the carried state starts afresh
+            opt.zero_grad(set_to_none=True)
+            carried["state"] = None
+            say(f"step {step + 1}: non-finite loss or gradient, skipped")
+            return total / K, gn
         opt.step()
         opt.zero_grad(set_to_none=True)
         return total / K, gn
@@ -446,7 +476,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if oom and B > 1:
                     # the same tokens per step in more, smaller micro-batches
                     B, K = B // 2, K * 2
-                    sampler = WindowSampler(train_docs, B, T, seed=o["seed"] + 7919 * dist.rank)
+                    sampler = make_sampler(o["seed"] + 7919 * dist.rank)
+                    carried["state"] = None
                     torch.cuda.empty_cache()
                     say(f"out of GPU memory at the first step: micro-batch {B} x {K} accumulated")
                 elif compiled and not oom:

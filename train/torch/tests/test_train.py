@@ -16,7 +16,7 @@ import torch
 
 from train.torch import train as trainer
 from train.torch.checkpoint import load_model_file
-from train.torch.data import evaluation_windows, split_tail, tokenize_texts
+from train.torch.data import StreamSampler, evaluation_windows, split_tail, tokenize_texts
 from train.torch.flops import flops_per_token
 from train.torch.config import default_reader_config
 from train.torch.tokenizer import ByteTokenizer
@@ -114,6 +114,66 @@ class Trainer(unittest.TestCase):
             self.assertLess(m["runSeconds"], 1.5 + 2.0)
             # the sleeps alone outlast the budget: a wall-clock budget would have stopped sooner
             self.assertGreater(len(waits) * 0.2, 1.5 + 0.5)
+
+    def test_stream_sampler_continues_each_row(self) -> None:
+        docs = [np.arange(1000, dtype=np.int64), np.arange(5000, 5400, dtype=np.int64)]
+        s = StreamSampler(docs, batch_size=3, seq_len=32, span=4, seed=5)
+        got = [s.next() for _ in range(9)]
+        self.assertEqual([r for _, r in got], [True, False, False, False, True, False, False, False, True])
+        for k in (1, 2, 3, 5, 6, 7):
+            prev, cur = got[k - 1][0], got[k][0]
+            for b in range(3):
+                # the next window starts at the last one's final target, unless its text ran out
+                if cur[b, 0] != prev[b, -1]:
+                    self.assertEqual(cur[b, 0] % 1000 if cur[b, 0] < 1000 else cur[b, 0] - 5000, 0, "a new text starts from its beginning")
+        state = s.get_state()
+        a = s.next()[0]
+        s.set_state(state)
+        self.assertTrue(np.array_equal(a, s.next()[0]))
+
+    def test_carry_trains_and_resumes(self) -> None:
+        """--carry: the memory state goes from step to step; the run trains, and resumes"""
+        with tempfile.TemporaryDirectory() as d:
+            data = corpus(d)
+            cfg = os.path.join(d, "tiny.json")
+            with open(cfg, "w") as f:
+                json.dump(TINY, f)
+            common = ["--data", data, "--config", cfg, "--steps", "8", "--threads", "1", "--carry", "3"]
+            run_dir = os.path.join(d, "carry")
+            run(*common, "--out", run_dir, "--stop-after", "5")
+            out = run(*common, "--out", run_dir)
+            self.assertIn("resumed from", out)
+            sd = torch.load(os.path.join(run_dir, "train.pt"))
+            self.assertEqual(sd["samplers"][0]["kind"], "stream")
+            with open(os.path.join(run_dir, "log.jsonl")) as f:
+                steps = [json.loads(line) for line in f if '"type": "step"' in line]
+            self.assertEqual(steps[-1]["step"], 8)
+            self.assertLess(steps[-1]["loss"], steps[0]["loss"])
+
+    def test_non_finite_step_is_skipped(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            data = corpus(d)
+            cfg = os.path.join(d, "tiny.json")
+            with open(cfg, "w") as f:
+                json.dump(TINY, f)
+            real = trainer.LossModule.forward
+            calls = []
+
+            def poisoned(self, batch, state=None, carry=False):
+                calls.append(1)
+                out = real(self, batch, state, carry)
+                if len(calls) == 2:  # the second step's loss is NaN
+                    return (out[0] * float("nan"), out[1]) if carry else out * float("nan")
+                return out
+
+            trainer.LossModule.forward = poisoned
+            try:
+                out = run("--data", data, "--config", cfg, "--steps", "4", "--threads", "1", "--carry", "2", "--out", os.path.join(d, "nan"))
+            finally:
+                trainer.LossModule.forward = real
+            self.assertIn("step 2: non-finite loss or gradient, skipped", out)
+            m, _, _ = load_model_file(os.path.join(d, "nan", "model.trd"))
+            self.assertTrue(all(torch.isfinite(v).all() for v in m.named_tensors().values()))
 
     def test_data_parallel_on_cpu(self) -> None:
         """two processes as torchrun starts them (env://, gloo): one model, a world of 2 in the log"""
