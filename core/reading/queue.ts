@@ -218,7 +218,10 @@ export class ReadingQueue {
       worker.on('message', (raw: unknown) => {
         if (this.worker !== worker) return; // a worker already replaced
         const parsed = FromWorker.safeParse(raw);
-        if (!parsed.success) return;
+        if (!parsed.success) {
+          this.onInvalidMessage(raw, parsed.error.issues[0]?.message ?? 'invalid', reject);
+          return;
+        }
         const m = parsed.data;
         if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
         else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
@@ -245,6 +248,27 @@ export class ReadingQueue {
     });
     this.ready = ready;
     return ready;
+  }
+
+  /**
+   * A message from the worker that fails validation settles what it names, with a clear error,
+   * instead of leaving it waiting for ever: its request, its reading, or the start; a message
+   * that names nothing is reported on stderr.
+   */
+  private onInvalidMessage(raw: unknown, why: string, rejectReady: (e: ApiError) => void): void {
+    const r = (raw && typeof raw === 'object' ? raw : {}) as { type?: unknown; requestId?: unknown; docId?: unknown };
+    const error = new ApiError('internal', `The model worker sent a malformed ${typeof r.type === 'string' ? `'${r.type.slice(0, 40)}' ` : ''}message (${why}).`, 'This is a bug in Titans Reader; try again, and report it if it persists.');
+    const pending = typeof r.requestId === 'number' ? this.pending.get(r.requestId) : undefined;
+    if (pending) {
+      this.pending.delete(r.requestId as number);
+      pending.reject(error);
+    } else if (typeof r.docId === 'number' && this.current?.docId === r.docId) {
+      this.fail(r.docId, error);
+    } else if (r.type === 'ready' || r.type === 'fatal') {
+      rejectReady(error);
+    } else {
+      process.stderr.write(`titans-reader: ${error.message}\n`);
+    }
   }
 
   private onWorkerGone(why: string): void {

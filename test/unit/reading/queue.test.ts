@@ -163,4 +163,21 @@ describe('the reading queue', () => {
     const id = await importText('unread.txt', 'Nothing read here.\n');
     await expect(api.call('doc.surprising', { id, top: 5 })).rejects.toThrow(/has not been read into memory yet/);
   });
+
+  it('a malformed message from the worker rejects the request it names, with a clear error, instead of leaving it waiting', async () => {
+    await core.reading.model();
+    // what a worker that answers wrongly would send: the real worker's own answer comes later and finds nothing waiting
+    const worker = (core.reading as unknown as { worker: import('node:worker_threads').Worker }).worker;
+    const inner = core.reading as unknown as { nextRequest: number; pending: Map<number, unknown> };
+    const before = inner.nextRequest;
+    const asked = core.reading.recall('a question', undefined, 3);
+    // microtasks only, so the worker cannot have answered yet: the request is registered and posted
+    for (let i = 0; i < 20 && !inner.pending.has(before); i++) await Promise.resolve();
+    const requestId = before;
+    expect(inner.pending.has(requestId)).toBe(true);
+    worker.emit('message', { type: 'recalled', requestId, result: 'not a recall result' });
+    await expect(asked).rejects.toThrow(/malformed 'recalled' message/);
+    // the worker still answers what comes next
+    await expect(core.reading.recall('another question', undefined, 3)).resolves.toBeDefined();
+  });
 });
