@@ -36,6 +36,13 @@ def corpus(d: str) -> str:
     return data
 
 
+def tiny_config(d: str) -> str:
+    cfg = os.path.join(d, "tiny.json")
+    with open(cfg, "w") as f:
+        json.dump(TINY, f)
+    return cfg
+
+
 def run(*argv: str) -> str:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -50,10 +57,7 @@ class Trainer(unittest.TestCase):
 
     def test_trains_writes_and_resumes_exactly(self) -> None:
         with tempfile.TemporaryDirectory() as d:
-            data = corpus(d)
-            cfg = os.path.join(d, "tiny.json")
-            with open(cfg, "w") as f:
-                json.dump(TINY, f)
+            data, cfg = corpus(d), tiny_config(d)
             common = ["--data", data, "--config", cfg, "--steps", "6", "--threads", "1"]
             straight = os.path.join(d, "straight")
             out = run(*common, "--out", straight)
@@ -91,10 +95,7 @@ class Trainer(unittest.TestCase):
         import time as time_mod
 
         with tempfile.TemporaryDirectory() as d:
-            data = corpus(d)
-            cfg = os.path.join(d, "tiny.json")
-            with open(cfg, "w") as f:
-                json.dump(TINY, f)
+            data, cfg = corpus(d), tiny_config(d)
             real_next = trainer.WindowSampler.next
             waits = []
 
@@ -134,10 +135,7 @@ class Trainer(unittest.TestCase):
     def test_carry_trains_and_resumes(self) -> None:
         """--carry: the memory state goes from step to step; the run trains, and resumes"""
         with tempfile.TemporaryDirectory() as d:
-            data = corpus(d)
-            cfg = os.path.join(d, "tiny.json")
-            with open(cfg, "w") as f:
-                json.dump(TINY, f)
+            data, cfg = corpus(d), tiny_config(d)
             common = ["--data", data, "--config", cfg, "--steps", "8", "--threads", "1", "--carry", "3"]
             run_dir = os.path.join(d, "carry")
             run(*common, "--out", run_dir, "--stop-after", "5")
@@ -152,10 +150,7 @@ class Trainer(unittest.TestCase):
 
     def test_non_finite_step_is_skipped(self) -> None:
         with tempfile.TemporaryDirectory() as d:
-            data = corpus(d)
-            cfg = os.path.join(d, "tiny.json")
-            with open(cfg, "w") as f:
-                json.dump(TINY, f)
+            data, cfg = corpus(d), tiny_config(d)
             real = trainer.LossModule.forward
             calls = []
 
@@ -185,10 +180,7 @@ class Trainer(unittest.TestCase):
             sk.bind(("127.0.0.1", 0))
             port = sk.getsockname()[1]
         with tempfile.TemporaryDirectory() as d:
-            data = corpus(d)
-            cfg = os.path.join(d, "tiny.json")
-            with open(cfg, "w") as f:
-                json.dump(TINY, f)
+            data, cfg = corpus(d), tiny_config(d)
             out = os.path.join(d, "ddp")
             root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
             procs = []
