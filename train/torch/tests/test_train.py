@@ -148,6 +148,25 @@ class Trainer(unittest.TestCase):
             self.assertEqual(steps[-1]["step"], 8)
             self.assertLess(steps[-1]["loss"], steps[0]["loss"])
 
+    def test_export_snapshot_of_a_checkpoint(self) -> None:
+        """python -m train.torch.export: the checkpoint's parameters as a model file, equal to the run's own"""
+        from train.torch import export
+
+        with tempfile.TemporaryDirectory() as d:
+            data, cfg = corpus(d), tiny_config(d)
+            run_dir = os.path.join(d, "r")
+            run("--data", data, "--config", cfg, "--steps", "3", "--threads", "1", "--out", run_dir)
+            snap = os.path.join(d, "snap.trd")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(export.main(["--ckpt", os.path.join(run_dir, "train.pt"), "--out", snap]), 0)
+            a, tok_a, meta = load_model_file(snap)
+            b, tok_b, _ = load_model_file(os.path.join(run_dir, "model.trd"))
+            self.assertEqual(meta["steps"], 3)
+            self.assertTrue(meta["snapshot"])
+            self.assertEqual(tok_a.spec, tok_b.spec)
+            for k, v in b.named_tensors().items():
+                self.assertTrue(torch.equal(v, a.named_tensors()[k]), k)
+
     def test_non_finite_step_is_skipped(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             data, cfg = corpus(d), tiny_config(d)
