@@ -1,30 +1,16 @@
 // The browser host over a real socket: the token, the origin check, validation, events, static files.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createCore, type Core } from '../../../core/app.js';
-import { startHost, type RunningHost } from '../../../core/host/server.js';
-import { tempDir } from '../../fixtures/texts.js';
+import type { Core } from '../../../core/app.js';
+import type { RunningHost } from '../../../core/host/server.js';
+import { startTestHost, stopTestHost } from '../host/test-host.js';
 
 let dir: string;
 let core: Core;
 let host: RunningHost;
 
-beforeAll(async () => {
-  dir = tempDir();
-  const renderer = path.join(dir, 'renderer');
-  fs.mkdirSync(renderer);
-  fs.writeFileSync(path.join(renderer, 'index.html'), '<!doctype html><title>t</title>');
-  fs.writeFileSync(path.join(dir, 'secret.txt'), 'outside the renderer');
-  core = createCore({ dataDir: path.join(dir, 'data'), transport: 'websocket' });
-  host = await startHost({ api: core.server, rendererDir: renderer });
-});
-afterAll(async () => {
-  await host.close();
-  await core.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+beforeAll(async () => ({ dir, core, host } = await startTestHost()));
+afterAll(() => stopTestHost({ dir, core, host }));
 
 function connect(token: string | null, origin?: string): Promise<WebSocket> {
   const url = `ws://127.0.0.1:${host.port}/api${token === null ? '' : `?token=${token}`}`;

@@ -2,13 +2,11 @@
 // repeats, hostile targets and Host headers, oversized fields) against a real host on a real
 // port. None may crash it or make a handler fail (5xx); afterwards it serves a normal GET / and
 // the API. A failure names its seed: HOST_FUZZ_SEED=<seed> npx vitest run test/unit/host/fuzz.test.ts
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createCore, type Core } from '../../../core/app.js';
-import { startHost, type RunningHost } from '../../../core/host/server.js';
-import { tempDir } from '../../fixtures/texts.js';
+import type { Core } from '../../../core/app.js';
+import type { RunningHost } from '../../../core/host/server.js';
+import { startTestHost, stopTestHost } from './test-host.js';
 import { raw } from './raw.js';
 import { randomSource } from '../../../models/util/random.js';
 
@@ -21,21 +19,8 @@ let core: Core;
 let host: RunningHost;
 const logged: string[] = [];
 
-beforeAll(async () => {
-  dir = tempDir();
-  const renderer = path.join(dir, 'renderer');
-  fs.mkdirSync(renderer);
-  fs.writeFileSync(path.join(renderer, 'index.html'), '<!doctype html><title>t</title>');
-  fs.writeFileSync(path.join(renderer, 'app.js'), 'console.log(1)');
-  fs.writeFileSync(path.join(dir, 'secret.txt'), 'outside the renderer');
-  core = createCore({ dataDir: path.join(dir, 'data'), transport: 'websocket' });
-  host = await startHost({ api: core.server, rendererDir: renderer, log: (l) => logged.push(l) });
-});
-afterAll(async () => {
-  await host.close();
-  await core.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+beforeAll(async () => ({ dir, core, host } = await startTestHost(logged)));
+afterAll(() => stopTestHost({ dir, core, host }));
 
 const TARGETS = ['http://[', 'http://[::1', '/%00', '/index.html%00.js', '/%', '/%E0%A4%A', '*', '//evil.example/x', '/\\..\\secret.txt', '/..%2f..%2fsecret.txt', '/%2e%2e/secret.txt', '/%c0%ae%c0%ae/secret.txt', '/' + 'a'.repeat(3000), '/?' + '%'.repeat(500), 'http://127.0.0.1/', '/api?token=', '/api?token[]=1&token=2', '/\u00ff\u00fe', '/..', '/app.js/', '/index.html?x=%00'];
 const HOSTS = ['evil.example', '', '127.0.0.1', 'localhost', '[::1]', '127.0.0.1:0', 'LOCALHOST:PORT', '127.0.0.1:PORT\u0000', '127.0.0.1:PORT, evil.example', 'x'.repeat(9000)];

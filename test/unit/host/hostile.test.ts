@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiServer } from '../../../core/api/server.js';
-import { createCore, type Core } from '../../../core/app.js';
+import type { Core } from '../../../core/app.js';
 import { MAX_TARGET_BYTES, parseTarget } from '../../../core/host/security.js';
 import { startHost, type RunningHost } from '../../../core/host/server.js';
-import { tempDir } from '../../fixtures/texts.js';
+import { startTestHost, stopTestHost } from './test-host.js';
 import { raw } from './raw.js';
 
 let dir: string;
@@ -18,20 +18,8 @@ let core: Core;
 let host: RunningHost;
 const logged: string[] = [];
 
-beforeAll(async () => {
-  dir = tempDir();
-  const renderer = path.join(dir, 'renderer');
-  fs.mkdirSync(renderer);
-  fs.writeFileSync(path.join(renderer, 'index.html'), '<!doctype html><title>t</title>');
-  fs.writeFileSync(path.join(renderer, 'app.js'), 'console.log(1)');
-  core = createCore({ dataDir: path.join(dir, 'data'), transport: 'websocket' });
-  host = await startHost({ api: core.server, rendererDir: renderer, log: (line) => logged.push(line) });
-});
-afterAll(async () => {
-  await host.close();
-  await core.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+beforeAll(async () => ({ dir, core, host } = await startTestHost(logged)));
+afterAll(() => stopTestHost({ dir, core, host }));
 
 const hostHeader = () => `127.0.0.1:${host.port}`;
 const get = (target: string, headers = `Host: ${hostHeader()}\r\n`) => `GET ${target} HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`;
