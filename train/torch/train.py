@@ -502,12 +502,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             now = time.perf_counter()
             tps = tok_log / max(now - t_log, 1e-9) if tok_log else 0.0
             mfu = tps * fpt["train"] / (peak["flops"] * dist.world) if tps else 0.0
-            rec = {"type": "step", "step": step, "loss": lval, "lr": lr, "gradNorm": float(gn), "tokensPerSecond": tps, "mfu": mfu,
+            rec = {"type": "step", "step": step, "loss": lval, "lr": lr, "gradNorm": float(gn), "tokensPerSecond": tps, "flopsPerSecond": tps * fpt["train"], "mfu": mfu,
                    "tokens": tokens_seen, "seconds": seconds_before + clock() - t_start}
             if cuda:
                 rec["maxMemoryGB"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
             log(rec)
-            say(f"step {step}{'/' + str(steps_total) if steps_total else ''}: loss {lval:.4f}, lr {lr:.2e}, {tps:,.0f} tok/s, MFU {100 * mfu:.1f}%, "
+            say(f"step {step}{'/' + str(steps_total) if steps_total else ''}: loss {lval:.4f}, lr {lr:.2e}, {tps:,.0f} tok/s, "
+                f"{tps * fpt['train'] / 1e9:,.1f} GFLOP/s, MFU {100 * mfu:.1f}%, "
                 f"{(clock() - t_start) / 60:.1f} min" + (f", {rec['maxMemoryGB']:.1f} GB" if cuda else ""))
             t_log, tok_log = now, 0
         if o["eval_every"] and step % o["eval_every"] == 0 and mix:

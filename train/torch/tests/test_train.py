@@ -76,6 +76,8 @@ class Trainer(unittest.TestCase):
                 logs = [json.loads(line) for line in f]
             steps = [r for r in logs if r["type"] == "step"]
             self.assertLess(steps[-1]["loss"], steps[0]["loss"])
+            self.assertGreater(steps[-1]["flopsPerSecond"], 0)  # the FLOP/s it achieves, beside tokens/s
+            self.assertIn("GFLOP/s", out)
             self.assertTrue(any(r["type"] == "eval" for r in logs))
             with open(os.path.join(straight, "metrics.json")) as f:
                 metrics = json.load(f)
