@@ -2,8 +2,8 @@
 // Fits the scorers that choose the answering sentence (core/ask/sentences.ts, answer-sentence.ts)
 // on FairytaleQA: the train split for every weight, the val split only to calibrate the
 // confidences and choose when a short answer is shown. Never the test split.
-//  1. Every train story is imported into a scratch library; each question's passages are found as
-//     the app finds them (FTS5 BM25, the top 8); every candidate sentence gets its features and a
+//  1. Every train story is imported into a scratch library of its own; each question's passages
+//     are found as the app finds them (FTS5 BM25, the top 8); every candidate sentence gets its features and a
 //     label (it holds a gold answer: LCS >= 0.8 x the answer's words). A softmax over each
 //     question's candidates (a linear score with per-question-kind interactions, L2) is fit by Adam,
 //     optionally refit jointly with a small tanh term (--hidden units over the features and the kind).
@@ -78,17 +78,16 @@ interface Question {
 async function collect(work: string, stories: FtqaStory[], keepRaw: 'all' | 'right'): Promise<Question[]> {
   const out: Question[] = [];
   for (const s of stories) {
-    const file = path.join(work, `${s.name}.txt`);
-    const dbFile = path.join(work, 'story.sqlite');
+    const dir = fs.mkdtempSync(path.join(work, 'story-'));
+    const file = path.join(dir, `${s.name}.txt`);
     fs.writeFileSync(file, s.text);
-    const db = openDatabase(dbFile);
+    const db = openDatabase(path.join(dir, 'library.sqlite'));
     try {
       const { document } = await importFile(db, file);
       out.push(...questionsOf(db, s, document.id, keepRaw));
     } finally {
       db.close();
-      fs.rmSync(file);
-      for (const f of fs.readdirSync(work)) if (f.startsWith('story.sqlite')) fs.rmSync(path.join(work, f));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }
   return out;
@@ -150,6 +149,16 @@ function standardize(groups: Group[], D: number): { mean: number[]; std: number[
   return { mean, std };
 }
 
+/** One Adam step (betas 0.9, 0.999) on theta from the gradient summed over n groups, with L2 decay l2. */
+function adamStep(theta: Float64Array, grad: Float64Array, m: Float64Array, v: Float64Array, it: number, lr: number, l2: number, n: number): void {
+  for (let j = 0; j < theta.length; j++) {
+    const gj = grad[j]! / n + l2 * theta[j]!;
+    m[j] = 0.9 * m[j]! + 0.1 * gj;
+    v[j] = 0.999 * v[j]! + 0.001 * gj * gj;
+    theta[j]! -= (lr * (m[j]! / (1 - 0.9 ** (it + 1)))) / (Math.sqrt(v[j]! / (1 - 0.999 ** (it + 1))) + 1e-8);
+  }
+}
+
 function fitSoftmax(groups: Group[], D: number, o: { kinds: boolean; l2?: number; iters?: number; lr?: number }): { w: number[]; kw: number[][] } {
   const l2 = o.l2 ?? 1e-3;
   const K = o.kinds ? KINDS.length : 0;
@@ -192,13 +201,7 @@ function fitSoftmax(groups: Group[], D: number, o: { kinds: boolean; l2?: number
         }
       }
     }
-    const lr = o.lr ?? 0.05;
-    for (let j = 0; j < P; j++) {
-      const gj = grad[j]! / used.length + l2 * theta[j]!;
-      m[j] = 0.9 * m[j]! + 0.1 * gj;
-      v[j] = 0.999 * v[j]! + 0.001 * gj * gj;
-      theta[j]! -= (lr * (m[j]! / (1 - 0.9 ** (it + 1)))) / (Math.sqrt(v[j]! / (1 - 0.999 ** (it + 1))) + 1e-8);
-    }
+    adamStep(theta, grad, m, v, it, o.lr ?? 0.05, l2, used.length);
   }
   return { w: Array.from(theta.slice(0, D)), kw: Array.from({ length: K }, (_, k) => Array.from(theta.slice(D * (1 + k), D * (2 + k)))) };
 }
@@ -261,12 +264,7 @@ function fitSoftmaxMlp(groups: Group[], D: number, lin: { w: number[]; kw: numbe
         }
       }
     }
-    for (let j = 0; j < P; j++) {
-      const gj = grad[j]! / used.length + l2 * theta[j]!;
-      m[j] = 0.9 * m[j]! + 0.1 * gj;
-      v[j] = 0.999 * v[j]! + 0.001 * gj * gj;
-      theta[j]! -= (lr * (m[j]! / (1 - 0.9 ** (it + 1)))) / (Math.sqrt(v[j]! / (1 - 0.999 ** (it + 1))) + 1e-8);
-    }
+    adamStep(theta, grad, m, v, it, lr, l2, used.length);
   }
   const arr = (a: number, n: number) => Array.from(theta.slice(a, a + n));
   return {

@@ -260,17 +260,21 @@ export function featurize(question: string, passages: readonly PassageIn[], idf:
       const qs = new Set(qTerms);
       const firstSentence = sentences[c.passage]![c.first]!;
       const prev = sentences[c.passage]![c.first - 1];
+      const cov = coverage(ts);
+      const prevCov = c.first > 0 ? coverage(st[c.first - 1]!) : 0;
+      const nextCov = st[c.first + c.sentences] ? coverage(st[c.first + c.sentences]!) : 0;
+      const matched = qTerms.filter((t) => ts.includes(t));
       const features: Features = {
         bm25: bm25[i]!,
         bm25Rel: bm25[i]! / maxBm25,
         bm25Rank: 1 / bm25Rank[i]!,
-        coverage: coverage(ts),
+        coverage: cov,
         coverageFirst: coverage(st[c.first]!),
         coverageLast: coverage(st[c.first + c.sentences - 1]!),
-        termsMatched: Math.log1p(qTerms.filter((t) => ts.includes(t)).length),
+        termsMatched: Math.log1p(matched.length),
         bigrams: qBigrams.size ? ts.slice(1).filter((t, j) => qBigrams.has(`${ts[j]} ${t}`)).length / qBigrams.size : 0,
-        prevCoverage: c.first > 0 ? coverage(st[c.first - 1]!) : 0,
-        nextCoverage: st[c.first + c.sentences] ? coverage(st[c.first + c.sentences]!) : 0,
+        prevCoverage: prevCov,
+        nextCoverage: nextCov,
         passageRank: 1 / passages[c.passage]!.rank,
         passageBm25Rel: passages[c.passage]!.bm25 / maxPassageBm25,
         pair: c.sentences === 2 ? 1 : 0,
@@ -285,9 +289,9 @@ export function featurize(question: string, passages: readonly PassageIn[], idf:
         prevBm25Rel: c.first > 0 ? sentenceBm25[c.passage]![c.first - 1]! / maxSentenceBm25 : 0,
         nextBm25Rel: (sentenceBm25[c.passage]![c.first + c.sentences] ?? 0) / maxSentenceBm25,
         bestInPassage: bestInPassage[c.passage]! / maxSentenceBm25,
-        rarestMatched: Math.max(0, ...qTerms.filter((t) => ts.includes(t)).map((t) => qWeights.get(t)!)) / maxIdf,
+        rarestMatched: Math.max(0, ...matched.map((t) => qWeights.get(t)!)) / maxIdf,
         namesMatched: names.size ? [...names].filter((t) => ts.includes(t)).length / names.size : 0,
-        localPeak: coverage(ts) - Math.max(c.first > 0 ? coverage(st[c.first - 1]!) : 0, st[c.first + c.sentences] ? coverage(st[c.first + c.sentences]!) : 0),
+        localPeak: cov - Math.max(prevCov, nextCov),
       };
       return { ...c, features };
     }),

@@ -60,8 +60,7 @@ export function tokenizeTexts(tokenizer: Tokenizer, texts: string[]): Int32Array
   });
 }
 
-/** Mean next-token loss over held-out windows. */
-/** Mean loss per token over evaluation windows, reading each loss asynchronously (every backend; webgpu cannot read synchronously) */
+/** Mean next-token loss over evaluation windows, reading each loss asynchronously (every backend; webgpu cannot read synchronously) */
 export async function heldOutLoss(model: TitansModel, docs: Int32Array[], seqLen: number, batchSize: number, maxWindows: number): Promise<number> {
   const batches = evaluationBatches(docs, seqLen, batchSize, maxWindows);
   if (batches.length === 0) return NaN;
