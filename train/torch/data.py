@@ -147,19 +147,28 @@ class Rng:
         self.s = [int(v) & M32 for v in s]
 
 
+def usable_documents(docs: List[np.ndarray], seq_len: int, weight) -> Tuple[List[int], List[int]]:
+    """the documents with at least seq_len + 1 tokens, and the running sum of weight(length) over
+    them (a document is then drawn in proportion to its weight by bisecting a uniform integer)"""
+    usable = [i for i, d in enumerate(docs) if len(d) >= seq_len + 1]
+    if not usable:
+        raise ValueError(f"no document has {seq_len + 1} tokens")
+    c, cumulative = 0, []
+    for i in usable:
+        c += weight(len(docs[i]))
+        cumulative.append(c)
+    return usable, cumulative
+
+
 class WindowSampler:
     """batches [B, T+1] of windows mixing documents, a document chosen in proportion to its number
     of windows (length - T), the start uniform (models/train/data.ts WindowSampler, 'proportional')"""
 
+    kind = "window"
+
     def __init__(self, docs: List[np.ndarray], batch_size: int, seq_len: int, seed: int = 1):
         self.docs, self.B, self.T = docs, batch_size, seq_len
-        self.usable = [i for i, d in enumerate(docs) if len(d) >= seq_len + 1]
-        if not self.usable:
-            raise ValueError(f"no document has {seq_len + 1} tokens")
-        c, self.cumulative = 0, []
-        for i in self.usable:
-            c += len(docs[i]) - seq_len
-            self.cumulative.append(c)
+        self.usable, self.cumulative = usable_documents(docs, seq_len, lambda n: n - seq_len)
         self.rng = Rng(seed)
         self.batches = 0
 
@@ -182,7 +191,7 @@ class WindowSampler:
         return out
 
     def get_state(self) -> dict:
-        return {"rng": self.rng.get_state(), "next": 0, "batches": self.batches}
+        return {"kind": self.kind, "rng": self.rng.get_state(), "next": 0, "batches": self.batches}
 
     def set_state(self, s: dict) -> None:
         self.rng.set_state(s["rng"])
@@ -217,13 +226,7 @@ class StreamSampler:
         if span < 1:
             raise ValueError("span must be at least 1 window")
         self.docs, self.B, self.T, self.span = docs, batch_size, seq_len, span
-        self.usable = [i for i, d in enumerate(docs) if len(d) >= seq_len + 1]
-        if not self.usable:
-            raise ValueError(f"no document has {seq_len + 1} tokens")
-        c, self.cumulative = 0, []
-        for i in self.usable:
-            c += len(docs[i])
-            self.cumulative.append(c)
+        self.usable, self.cumulative = usable_documents(docs, seq_len, lambda n: n)
         self.rng = Rng(seed)
         self.rows: List[List[int]] = []  # [doc, position] per row
         self.batches = 0

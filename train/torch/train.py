@@ -351,8 +351,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         opt.load_state_dict(optimizer_state_from_disk(resume["optimizer"]))
         step, tokens_seen, seconds_before = resume["step"], resume["tokens"], resume["seconds"]
         states = resume.get("samplers") or []
-        kind = "stream" if carry else "window"
-        if len(states) == dist.world and states[dist.rank].get("kind", "window") == kind:
+        if len(states) == dist.world and states[dist.rank].get("kind", "window") == sampler.kind:
             sampler.set_state(states[dist.rank])
         else:  # another world size, or switching --carry on or off: a fresh sampler, seeded by the step
             sampler = make_sampler(o["seed"] + 7919 * dist.rank + 104729 * step)
