@@ -25,15 +25,16 @@ export const CHECKPOINT_ALIGN = 64;
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 export type CheckpointKind = 'model' | 'memory-state' | 'optimizer' | 'surprise-trace';
 /** how a tensor is stored in the file */
-export type StorageDType = 'float32' | 'int32' | 'float16';
+export type StorageDType = 'float32' | 'int32' | 'float16' | 'uint8' | 'uint16';
 
 export interface CheckpointTensor {
   name: string;
   shape: number[];
-  /** values: float32 and float16 tensors decode to a Float32Array, int32 to an Int32Array */
+  /** values: float32 and float16 tensors decode to a Float32Array, int32, uint8 and uint16 to an Int32Array */
   data: Float32Array | Int32Array;
   /** storage; default float32 for a Float32Array, int32 for an Int32Array. 'float16' rounds to
-   * nearest even on write (a Float32Array only) and decodes back to float32 */
+   * nearest even on write (a Float32Array only) and decodes back to float32; 'uint8' and 'uint16'
+   * store an Int32Array whose values must fit (small codes: surprise traces) */
   dtype?: StorageDType;
 }
 
@@ -139,8 +140,10 @@ const align = (n: number) => Math.ceil(n / CHECKPOINT_ALIGN) * CHECKPOINT_ALIGN;
 const MAGIC_BYTES = new TextEncoder().encode(CHECKPOINT_MAGIC);
 const PREFIX = 16;
 const KINDS: readonly CheckpointKind[] = ['model', 'memory-state', 'optimizer', 'surprise-trace'];
-const DTYPES: readonly StorageDType[] = ['float32', 'int32', 'float16'];
-const BYTES: Record<StorageDType, number> = { float32: 4, int32: 4, float16: 2 };
+const DTYPES: readonly StorageDType[] = ['float32', 'int32', 'float16', 'uint8', 'uint16'];
+const BYTES: Record<StorageDType, number> = { float32: 4, int32: 4, float16: 2, uint8: 1, uint16: 2 };
+const INTEGER: readonly StorageDType[] = ['int32', 'uint8', 'uint16'];
+const UNSIGNED_MAX: Partial<Record<StorageDType, number>> = { uint8: 0xff, uint16: 0xffff };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function storageOf(t: CheckpointTensor): StorageDType {
@@ -149,8 +152,13 @@ function storageOf(t: CheckpointTensor): StorageDType {
   if (!isF && !isI) throw new CheckpointError('invalid-input', `tensor "${t.name}": data must be a Float32Array or Int32Array`);
   const d = t.dtype ?? (isF ? 'float32' : 'int32');
   if (!DTYPES.includes(d)) throw new CheckpointError('invalid-input', `tensor "${t.name}": unknown dtype ${String(d)}`);
-  if ((d === 'int32') !== isI) {
+  if (INTEGER.includes(d) !== isI) {
     throw new CheckpointError('invalid-input', `tensor "${t.name}": dtype ${d} does not match its ${t.data.constructor.name}`);
+  }
+  const max = UNSIGNED_MAX[d];
+  if (max !== undefined) {
+    const bad = t.data.findIndex((v) => v < 0 || v > max);
+    if (bad >= 0) throw new CheckpointError('invalid-input', `tensor "${t.name}": value ${t.data[bad]} at ${bad} does not fit ${d}`);
   }
   return d;
 }
@@ -168,6 +176,12 @@ function tensorBytes(t: CheckpointTensor, dtype: StorageDType): Uint8Array {
     const h = float32ArrayToFloat16(t.data as Float32Array);
     if (!LITTLE_ENDIAN) byteSwap(new Uint8Array(h.buffer), 2);
     return new Uint8Array(h.buffer);
+  }
+  if (dtype === 'uint8') return Uint8Array.from(t.data);
+  if (dtype === 'uint16') {
+    const u = Uint16Array.from(t.data);
+    if (!LITTLE_ENDIAN) byteSwap(new Uint8Array(u.buffer), 2);
+    return new Uint8Array(u.buffer);
   }
   const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   if (LITTLE_ENDIAN) return view;
@@ -340,7 +354,11 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
         ? new Float32Array(raw.buffer, 0, n)
         : e.dtype === 'int32'
           ? new Int32Array(raw.buffer, 0, n)
-          : float16ArrayToFloat32(new Uint16Array(raw.buffer, 0, n));
+          : e.dtype === 'uint8'
+            ? Int32Array.from(raw)
+            : e.dtype === 'uint16'
+              ? Int32Array.from(new Uint16Array(raw.buffer, 0, n))
+              : float16ArrayToFloat32(new Uint16Array(raw.buffer, 0, n));
     tensors.push({ name: e.name, shape: [...e.shape], data, dtype: e.dtype });
   }
   return {

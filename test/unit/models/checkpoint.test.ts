@@ -149,6 +149,24 @@ describe('checkpoint format', () => {
     expect(decodeCheckpoint(encodeCheckpoint(decodeCheckpoint(half))).tensors[0]!.data).toEqual(d.data);
   });
 
+  it('stores small integer codes as uint8 and uint16: exact, 1 and 2 bytes each, out-of-range refused', () => {
+    const n = 4096;
+    const a = new Int32Array(n).map((_, i) => (i * 37) % 256);
+    const b = new Int32Array(n).map((_, i) => (i * 7919) % 65536);
+    const wide = encodeCheckpoint({ kind: 'surprise-trace', tensors: [{ name: 'a', shape: [n], data: a }, { name: 'b', shape: [n], data: b }] });
+    const small = encodeCheckpoint({ kind: 'surprise-trace', tensors: [{ name: 'a', shape: [n], data: a, dtype: 'uint8' }, { name: 'b', shape: [n], data: b, dtype: 'uint16' }] });
+    expect(wide.length - small.length).toBeGreaterThanOrEqual(n * 3 + n * 2 - 256);
+    const [da, db] = decodeCheckpoint(small).tensors;
+    expect(da!.dtype).toBe('uint8');
+    expect(da!.data).toBeInstanceOf(Int32Array);
+    expect(da!.data).toEqual(a);
+    expect(db!.dtype).toBe('uint16');
+    expect(db!.data).toEqual(b);
+    expect(() => encodeCheckpoint({ kind: 'surprise-trace', tensors: [{ name: 'a', shape: [2], data: new Int32Array([1, 256]), dtype: 'uint8' }] })).toThrow(/value 256 at 1 does not fit uint8/);
+    expect(() => encodeCheckpoint({ kind: 'surprise-trace', tensors: [{ name: 'a', shape: [1], data: new Int32Array([-1]), dtype: 'uint16' }] })).toThrow(/does not fit uint16/);
+    expect(() => encodeCheckpoint({ kind: 'surprise-trace', tensors: [{ name: 'a', shape: [1], data: new Float32Array([1]), dtype: 'uint8' }] })).toThrow(/does not match/);
+  });
+
   it('rejects a truncated file', () => {
     const bytes = encodeCheckpoint(sample());
     expect(code(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 1)))).toBe('truncated');
