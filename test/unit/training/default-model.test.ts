@@ -55,7 +55,7 @@ describe('the default model in main’s tree', () => {
     } finally {
       model.dispose();
     }
-  });
+  }, 240_000); // two full passes over the check text on the cpu backend: ~95 s under a parallel test run
 });
 
 describe('scripts/verify-default-model.mjs', () => {
