@@ -145,6 +145,14 @@ const BYTES: Record<StorageDType, number> = { float32: 4, int32: 4, float16: 2, 
 const INTEGER: readonly StorageDType[] = ['int32', 'uint8', 'uint16'];
 const UNSIGNED_MAX: Partial<Record<StorageDType, number>> = { uint8: 0xff, uint16: 0xffff };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** a tensor's values from its raw (host-order) bytes, per storage dtype */
+const DECODE: Record<StorageDType, (raw: Uint8Array, n: number) => Float32Array | Int32Array> = {
+  float32: (raw, n) => new Float32Array(raw.buffer, 0, n),
+  int32: (raw, n) => new Int32Array(raw.buffer, 0, n),
+  float16: (raw, n) => float16ArrayToFloat32(new Uint16Array(raw.buffer, 0, n)),
+  uint8: (raw) => Int32Array.from(raw),
+  uint16: (raw, n) => Int32Array.from(new Uint16Array(raw.buffer, 0, n)),
+};
 
 function storageOf(t: CheckpointTensor): StorageDType {
   const isF = t.data instanceof Float32Array;
@@ -172,16 +180,11 @@ function sizeOf(name: string, shape: number[]): number {
 
 /** raw little-endian bytes of a tensor in its storage dtype */
 function tensorBytes(t: CheckpointTensor, dtype: StorageDType): Uint8Array {
-  if (dtype === 'float16') {
-    const h = float32ArrayToFloat16(t.data as Float32Array);
+  if (dtype === 'uint8') return Uint8Array.from(t.data);
+  if (dtype === 'float16' || dtype === 'uint16') {
+    const h = dtype === 'float16' ? float32ArrayToFloat16(t.data as Float32Array) : Uint16Array.from(t.data);
     if (!LITTLE_ENDIAN) byteSwap(new Uint8Array(h.buffer), 2);
     return new Uint8Array(h.buffer);
-  }
-  if (dtype === 'uint8') return Uint8Array.from(t.data);
-  if (dtype === 'uint16') {
-    const u = Uint16Array.from(t.data);
-    if (!LITTLE_ENDIAN) byteSwap(new Uint8Array(u.buffer), 2);
-    return new Uint8Array(u.buffer);
   }
   const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   if (LITTLE_ENDIAN) return view;
@@ -349,16 +352,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     const raw = new Uint8Array(e.byteLength);
     raw.set(bytes.subarray(dataStart + e.offset, dataStart + e.offset + e.byteLength));
     if (!LITTLE_ENDIAN) byteSwap(raw, BYTES[e.dtype]);
-    const data =
-      e.dtype === 'float32'
-        ? new Float32Array(raw.buffer, 0, n)
-        : e.dtype === 'int32'
-          ? new Int32Array(raw.buffer, 0, n)
-          : e.dtype === 'uint8'
-            ? Int32Array.from(raw)
-            : e.dtype === 'uint16'
-              ? Int32Array.from(new Uint16Array(raw.buffer, 0, n))
-              : float16ArrayToFloat32(new Uint16Array(raw.buffer, 0, n));
+    const data = DECODE[e.dtype](raw, n);
     tensors.push({ name: e.name, shape: [...e.shape], data, dtype: e.dtype });
   }
   return {
