@@ -260,3 +260,70 @@ class StreamSampler:
         self.rng.set_state(s["rng"])
         self.rows = [list(r) for r in s["rows"]]
         self.batches = s["batches"]
+
+
+def load_answers(path: str, vocab: int) -> Tuple[List[dict], List[dict]]:
+    """answer-tuning examples written by scripts/export-answers.ts: (train, held out), each
+    {"ids": int64 [n], "weights": float32 [n - 1], "answerFrom"}; ids are checked against the vocabulary"""
+    rows = _jsonl(path)
+    if rows is None:
+        raise SystemExit(f"no answer examples at {path}: write them with `npx tsx scripts/export-answers.ts --model MODEL.trd --out {path}`")
+    train, held = [], []
+    for i, r in enumerate(rows):
+        ids = np.asarray(r["ids"], dtype=np.int64)
+        w = np.asarray(r["weights"], dtype=np.float32)
+        if len(ids) < 2 or len(w) != len(ids) - 1 or ids.min() < 0 or ids.max() >= vocab:
+            raise SystemExit(f"{path}, line {i + 1}: not an answer example for this model (ids must be in [0, {vocab}) "
+                             "with one weight per target; export it with this run's tokenizer)")
+        (held if r.get("split") == "heldout" else train).append({"ids": ids, "weights": w, "answerFrom": int(r["answerFrom"])})
+    if not train:
+        raise SystemExit(f"{path} holds no training examples")
+    return train, held
+
+
+def answer_batch(examples: Sequence[dict]) -> Tuple[np.ndarray, np.ndarray]:
+    """ids [B, L] and target weights [B, L - 1], right-padded with id 0 and weight 0: the model is
+    causal, so padding after an example changes none of its own predictions"""
+    L = max(len(e["ids"]) for e in examples)
+    ids = np.zeros((len(examples), L), dtype=np.int64)
+    w = np.zeros((len(examples), L - 1), dtype=np.float32)
+    for b, e in enumerate(examples):
+        ids[b, : len(e["ids"])] = e["ids"]
+        w[b, : len(e["weights"])] = e["weights"]
+    return ids, w
+
+
+class AnswerSampler:
+    """B answer examples per batch, each example once per epoch in a seeded order (the order of
+    scripts/train-answers.ts ExampleSampler); its state goes into train.pt"""
+
+    kind = "answers"
+
+    def __init__(self, examples: List[dict], batch_size: int, seed: int = 1):
+        self.examples, self.B = examples, batch_size
+        self.rng = Rng(seed)
+        self.order: List[int] = []
+        self.batches = 0
+
+    def _next_index(self) -> int:
+        if not self.order:
+            self.order = list(range(len(self.examples)))
+            for i in range(len(self.order) - 1, 0, -1):
+                j = self.rng.int(i + 1)
+                self.order[i], self.order[j] = self.order[j], self.order[i]
+        return self.order.pop()
+
+    def next(self) -> Tuple[np.ndarray, np.ndarray, int]:
+        """ids [B, L], weights [B, L - 1], and the tokens the batch reads (without the padding)"""
+        self.batches += 1
+        picked = [self.examples[self._next_index()] for _ in range(self.B)]
+        ids, w = answer_batch(picked)
+        return ids, w, sum(len(e["ids"]) - 1 for e in picked)
+
+    def get_state(self) -> dict:
+        return {"kind": self.kind, "rng": self.rng.get_state(), "order": list(self.order), "batches": self.batches}
+
+    def set_state(self, s: dict) -> None:
+        self.rng.set_state(s["rng"])
+        self.order = [int(i) for i in s["order"]]
+        self.batches = s["batches"]

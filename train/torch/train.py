@@ -41,7 +41,7 @@ import torch
 from . import memory as memory_mod
 from .checkpoint import js_json, load_model_file, save_model, write_atomic
 from .config import config_from_partial, default_reader_config
-from .data import StreamSampler, WindowSampler, evaluation_windows, load_corpus, split_tail, tokenize_texts
+from .data import AnswerSampler, StreamSampler, WindowSampler, answer_batch, evaluation_windows, load_answers, load_corpus, split_tail, tokenize_texts
 from .flops import flops_per_token, peak_flops
 from .model import TitansModel
 from .tokenizer import ByteTokenizer, tokenizer_from_spec
@@ -50,7 +50,7 @@ DEFAULTS: Dict[str, Any] = dict(
     batch=8, seq=512, lr=2e-3, warmup=None, min_lr_ratio=0.1, weight_decay=0.1, clip=1.0, beta1=0.9, beta2=0.999,
     seed=1, grad_accum=1, eval_every=500, eval_windows=24, final_eval_windows=48, log_every=10,
     checkpoint_minutes=5.0, compile="auto", dtype="auto", threads=None, device="auto", half_moments=False,
-    peak_tflops=None, name=None, float16=False, clock="wall", carry=0,
+    peak_tflops=None, name=None, float16=False, clock="wall", carry=0, answers=None, answer_every=4,
 )
 
 
@@ -64,6 +64,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    "so that ablations on a shared machine get equal compute (with --threads 1 the two agree on an idle machine)")
     p.add_argument("--carry", type=int, help="carry the memory state from step to step over N consecutive windows of each "
                    "row's text (0: every window starts afresh, the default); what teaches the memory to read a whole book")
+    p.add_argument("--answers", help="answer-tuning examples (scripts/export-answers.ts, this run's tokenizer): every --answer-every'th "
+                   "step trains on a batch of them instead of the corpus, the loss weighted as exported; each read from a fresh memory, "
+                   "or with --carry from the memory the corpus stream has carried so far (left as it was)")
+    p.add_argument("--answer-every", type=int, dest="answer_every", help="with --answers: one step in N is an answer step (default 4)")
     p.add_argument("--steps", type=int, help="total optimizer steps (the schedule's length)")
     p.add_argument("--stop-after", type=int, dest="stop_after", help="end this run after N steps (the schedule still spans --steps); the same command continues")
     p.add_argument("--batch", type=int, help="windows per step per process (default 8)")
@@ -190,10 +194,38 @@ class LossModule(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: torch.Tensor, state=None, carry: bool = False):
+    def forward(self, batch: torch.Tensor, state=None, carry: bool = False, weights: Optional[torch.Tensor] = None):
+        if weights is not None:
+            return weighted_loss(self.model, batch, weights, state)
         if carry:
             return self.model.loss_from(batch, state)
         return self.model.loss(batch)
+
+
+def weighted_loss(model: TitansModel, ids: torch.Tensor, weights: torch.Tensor, state=None) -> torch.Tensor:
+    """crossEntropy of models/model/model.ts with weights: sum_t w_t nll_t / sum_t w_t, for ids
+    [B, L] read on from `state` (None: a fresh memory) and weights [B, L - 1] on their next-token targets"""
+    h, _ = model.hidden(ids[:, :-1], state)
+    logits = model.logits(h)
+    nll = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+    w = weights.reshape(-1)
+    return (nll * w).sum() / w.sum()
+
+
+@torch.no_grad()
+def answer_loss(model: TitansModel, examples: List[dict], batch: int, device) -> float:
+    """mean loss per answer token (targets from answerFrom on) over held-out answer examples"""
+    was = model.training
+    model.eval()
+    nll_sum, n = 0.0, 0.0
+    for i in range(0, len(examples), batch):
+        part = [{**e, "weights": (np.arange(len(e["weights"])) >= e["answerFrom"]).astype(np.float32)} for e in examples[i: i + batch]]
+        ids, w = answer_batch(part)
+        wt = torch.from_numpy(w).to(device)
+        nll_sum += weighted_loss(model, torch.from_numpy(ids).to(device), wt).item() * float(w.sum())
+        n += float(w.sum())
+    model.train(was)
+    return nll_sum / max(n, 1.0)
 
 
 def bytes_table(tok, vocab: int) -> np.ndarray:
@@ -328,6 +360,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit("--carry works with one micro-batch per step (--grad-accum 1)")
     sampler = make_sampler(o["seed"] + 7919 * dist.rank)
     train_tokens = int(sum(len(d) for d in train_docs))
+    answers_train, answers_held = load_answers(o["answers"], cfg.vocabSize) if o.get("answers") else ([], [])
+    answer_every = max(2, int(o["answer_every"])) if answers_train else 0
+    answer_sampler = AnswerSampler(answers_train, B, seed=o["seed"] + 31 + 7919 * dist.rank) if answers_train else None
+    if answers_train:
+        say(f"answers: {len(answers_train)} examples ({len(answers_held)} held out) from {o['answers']}, one step in {answer_every}")
     nbytes = bytes_table(tok, cfg.vocabSize)
     say(f"data: {len(train_docs)} training texts, {train_tokens / 1e6:.1f}M tokens ({corpus.split} split), "
         f"held out: {', '.join(f'{k} {sum(len(d) for d in v) / 1e6:.2f}M' for k, v in held.items())}; {time.perf_counter() - t_data:.1f} s")
@@ -355,6 +392,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             sampler.set_state(states[dist.rank])
         else:  # another world size, or switching --carry on or off: a fresh sampler, seeded by the step
             sampler = make_sampler(o["seed"] + 7919 * dist.rank + 104729 * step)
+        answer_states = resume.get("answerSamplers") or []
+        if answer_sampler is not None and len(answer_states) == dist.world:
+            answer_sampler.set_state(answer_states[dist.rank])
+        elif answer_sampler is not None:  # answers joining a run in progress: their order seeded by the step
+            answer_sampler = AnswerSampler(answers_train, B, seed=o["seed"] + 31 + 7919 * dist.rank + 104729 * step)
         say(f"resumed from {ckpt_file} at step {step} ({tokens_seen / 1e6:.1f}M tokens)")
 
     steps_total = o.get("steps")
@@ -390,6 +432,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     def save_training() -> None:
         states = dist.gather(sampler.get_state())
+        answer_states = dist.gather(answer_sampler.get_state()) if answer_sampler is not None else []
         if not dist.main:
             return
         import io
@@ -398,7 +441,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         torch.save({"model": {k: v.detach().float().cpu() for k, v in model.named_tensors().items()},
                     "optimizer": optimizer_state_for_disk(opt.state_dict(), bool(o["half_moments"])),
                     "step": step, "tokens": tokens_seen, "seconds": seconds_before + (clock() - t_start),
-                    "samplers": states, "config": cfg.to_json(), "tokenizer": tok.spec}, buf)
+                    "samplers": states, "answerSamplers": answer_states, "config": cfg.to_json(), "tokenizer": tok.spec}, buf)
         write_atomic(ckpt_file, buf.getvalue())
 
     carried = {"state": None}  # the memory state carried between steps (--carry); not in train.pt: a resumed run starts it afresh
@@ -412,16 +455,33 @@ def main(argv: Optional[List[str]] = None) -> int:
         x = torch.from_numpy(nxt)
         return x.pin_memory().to(device, non_blocking=True) if cuda else x
 
-    def train_step(lr: float) -> tuple:
+    def to_device(a: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(a)
+        return x.pin_memory().to(device, non_blocking=True) if cuda else x
+
+    def train_step(lr: float, answers: bool) -> tuple:
+        """one optimizer step: (mean loss, gradient norm, tokens read); an answer step trains on
+        answer examples and leaves the corpus stream and its carried memory state where they were"""
         for g in opt.param_groups:
             g["lr"] = lr
         total = 0.0
+        tokens = 0
         for k in range(K):
-            batch = next_batch()
+            if answers:
+                ids, w, n = answer_sampler.next()
+                tokens += n
+                batch, weights = to_device(ids), to_device(w)
+            else:
+                batch, weights = next_batch(), None
+                tokens += batch.shape[0] * (batch.shape[1] - 1)
             sync = contextlib.nullcontext() if (not dist.enabled or k == K - 1) else runner.no_sync()
             with sync:
                 with autocast():
-                    if carry:
+                    if weights is not None:
+                        # with --carry the question comes after the memory has read on in a book,
+                        # as the app asks it after reading one; the stream's carried state is kept
+                        loss = runner(batch, carried["state"], False, weights)
+                    elif carry:
                         loss, st = runner(batch, carried["state"], True)
                         carried["state"] = st.detach()  # truncated backprop: one window's graph
                     else:
@@ -435,10 +495,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             opt.zero_grad(set_to_none=True)
             carried["state"] = None
             say(f"step {step + 1}: non-finite loss or gradient, skipped")
-            return total / K, gn
+            return total / K, gn, tokens
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return total / K, gn
+        return total / K, gn, tokens
 
     # ---------------------------------------------------------------- loop
     clock = time.process_time if o["clock"] == "cpu" else time.perf_counter  # what the budget and "seconds" count
@@ -460,9 +520,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         progress = (step - warmup) / max(1, steps_total - warmup) if steps_total else elapsed / (budget * 60)
         lr = learning_rate(step, o, warmup, progress)
         attempt = 0
+        answer_step = answer_every > 0 and step % answer_every == answer_every - 1
         while True:
             try:
-                loss, gn = train_step(lr)
+                loss, gn, read = train_step(lr, answer_step)
                 if first:
                     loss = loss.item()  # the first step compiles and allocates: surface its errors here
                 break
@@ -486,7 +547,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 else:
                     raise
         step += 1
-        step_tokens = dist.world * K * B * T
+        step_tokens = dist.world * read
         tokens_seen += step_tokens
         tok_log += step_tokens
         if first:
@@ -503,10 +564,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             mfu = tps * fpt["train"] / (peak["flops"] * dist.world) if tps else 0.0
             rec = {"type": "step", "step": step, "loss": lval, "lr": lr, "gradNorm": float(gn), "tokensPerSecond": tps, "flopsPerSecond": tps * fpt["train"], "mfu": mfu,
                    "tokens": tokens_seen, "seconds": seconds_before + clock() - t_start}
+            if answer_step:
+                rec["answers"] = True  # this step's loss is the answer examples' weighted loss
             if cuda:
                 rec["maxMemoryGB"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
             log(rec)
-            say(f"step {step}{'/' + str(steps_total) if steps_total else ''}: loss {lval:.4f}, lr {lr:.2e}, {tps:,.0f} tok/s, "
+            say(f"step {step}{'/' + str(steps_total) if steps_total else ''}: {'answer ' if answer_step else ''}loss {lval:.4f}, lr {lr:.2e}, {tps:,.0f} tok/s, "
                 f"{tps * fpt['train'] / 1e9:,.1f} GFLOP/s, MFU {100 * mfu:.1f}%, "
                 f"{(clock() - t_start) / 60:.1f} min" + (f", {rec['maxMemoryGB']:.1f} GB" if cuda else ""))
             t_log, tok_log = now, 0
@@ -514,8 +577,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             if dist.main:
                 e = evaluate(model, mix, T, B, o["eval_windows"], device, autocast, nbytes)
                 evals.append({"step": step, **e})
+                if answers_held:
+                    e["answerLoss"] = answer_loss(model, answers_held[:100], B, device)
                 log({"type": "eval", "step": step, **e})
-                say(f"  held-out {e['loss']:.4f} nats/token, {e['bitsPerByte']:.3f} bits/byte")
+                say(f"  held-out {e['loss']:.4f} nats/token, {e['bitsPerByte']:.3f} bits/byte"
+                    + (f", answers {e['answerLoss']:.3f} nats per answer token" if answers_held else ""))
             dist.barrier()
             t_log, tok_log = time.perf_counter(), 0
         # every process must agree (saving gathers the samplers' states)
@@ -557,6 +623,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         tps = float(np.median([r["tokensPerSecond"] for r in recent])) if recent else 0.0
         mfu = float(np.median([r["mfu"] for r in recent])) if recent else 0.0
         meta["heldOut"] = {k: {"lossPerToken": v["loss"], "bitsPerByte": v["bitsPerByte"], "perplexity": math.exp(v["loss"]) if v["loss"] == v["loss"] else None} for k, v in per_lang.items()}
+        if answers_held:
+            meta["heldOutAnswerLoss"] = answer_loss(model, answers_held, B, device)
+            meta["answerTuning"] = {"examples": len(answers_train), "every": answer_every, "from": o["answers"]}
         meta["tokensPerSecond"] = tps
         meta["mfu"] = mfu
         write_models(meta)

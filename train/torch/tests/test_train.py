@@ -43,6 +43,18 @@ def tiny_config(d: str) -> str:
     return cfg
 
 
+def answers_file(d: str) -> str:
+    """six byte-level answer examples as scripts/export-answers.ts writes them (two held out)"""
+    path = os.path.join(d, "answers.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(6):
+            prompt = list(f"The keeper's number is {1000 + 7 * i}. Question: what is the number? Answer:".encode())
+            ids = prompt + list(f" {1000 + 7 * i}\n".encode())
+            weights = [0.1] * (len(prompt) - 1) + [1.0] * (len(ids) - len(prompt))
+            f.write(json.dumps({"split": "heldout" if i < 2 else "train", "task": "needle", "ids": ids, "weights": weights, "answerFrom": len(prompt) - 1}) + "\n")
+    return path
+
+
 def run(*argv: str) -> str:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -149,6 +161,76 @@ class Trainer(unittest.TestCase):
                 steps = [json.loads(line) for line in f if '"type": "step"' in line]
             self.assertEqual(steps[-1]["step"], 8)
             self.assertLess(steps[-1]["loss"], steps[0]["loss"])
+
+    def test_answer_steps_train_and_resume_exactly(self) -> None:
+        """--answers: one step in N trains on exported answer examples (weighted loss, fresh memory);
+        the answer order is in train.pt, so a stopped and resumed run ends where a straight one does"""
+        with tempfile.TemporaryDirectory() as d:
+            data, cfg = corpus(d), tiny_config(d)
+            answers = answers_file(d)
+            common = ["--data", data, "--config", cfg, "--steps", "6", "--threads", "1", "--answers", answers, "--answer-every", "2"]
+            straight, pieces = os.path.join(d, "straight"), os.path.join(d, "pieces")
+            out = run(*common, "--out", straight)
+            self.assertIn("answers: 4 examples (2 held out)", out)
+            run(*common, "--out", pieces, "--stop-after", "3")
+            run(*common, "--out", pieces)
+            a, _, meta = load_model_file(os.path.join(straight, "model.trd"))
+            b, _, _ = load_model_file(os.path.join(pieces, "model.trd"))
+            for k, v in a.named_tensors().items():
+                self.assertTrue(torch.equal(v, b.named_tensors()[k]), f"{k} differs after resuming")
+            sd = torch.load(os.path.join(straight, "train.pt"))
+            self.assertEqual(sd["answerSamplers"][0]["batches"], 3)  # steps 2, 4 and 6
+            self.assertEqual(sd["samplers"][0]["batches"], 3)  # the corpus stream only on the others
+            self.assertTrue(np.isfinite(meta["heldOutAnswerLoss"]))
+            with open(os.path.join(straight, "log.jsonl")) as f:
+                evals = [json.loads(line) for line in f if '"type": "eval"' in line]
+            self.assertTrue(all(np.isfinite(e["answerLoss"]) for e in evals))
+
+    def test_answer_steps_with_carry_read_on_from_the_carried_memory(self) -> None:
+        """with --carry an answer step reads from the stream's carried state and leaves it as it was"""
+        with tempfile.TemporaryDirectory() as d:
+            data, cfg = corpus(d), tiny_config(d)
+            seen = []
+            real = trainer.weighted_loss
+
+            def spy(model, ids, weights, state=None):
+                seen.append(None if state is None else state.pos)
+                return real(model, ids, weights, state)
+
+            trainer.weighted_loss = spy
+            try:
+                run("--data", data, "--config", cfg, "--steps", "6", "--threads", "1", "--carry", "4", "--eval-every", "0",
+                    "--answers", answers_file(d), "--answer-every", "2", "--out", os.path.join(d, "r"))
+            finally:
+                trainer.weighted_loss = real
+            # steps 1, 3, 5 read the stream (32 tokens each, carried over 4 windows), 2, 4, 6 answer after them
+            self.assertEqual(seen[:3], [32, 64, 96])
+
+    def test_weighted_answer_loss(self) -> None:
+        """weighted_loss is crossEntropy with weights (sum w nll / sum w), and right-padding a
+        shorter example in a batch changes none of its predictions (the model is causal)"""
+        from train.torch.data import answer_batch
+        from train.torch.model import TitansModel
+        from train.torch.config import config_from_partial
+
+        torch.manual_seed(0)
+        model = TitansModel(config_from_partial({**TINY["model"], "vocabSize": 260}), seed=3).double()
+        rng = np.random.default_rng(1)
+        ex = [{"ids": rng.integers(0, 256, n), "weights": rng.uniform(0.1, 1, n - 1).astype(np.float32), "answerFrom": 0} for n in (20, 37)]
+        ids, w = answer_batch(ex)
+        self.assertEqual(ids.shape, (2, 37))
+        self.assertEqual(float(w[0, 19:].sum()), 0.0)
+        with torch.no_grad():
+            batched = trainer.weighted_loss(model, torch.from_numpy(ids), torch.from_numpy(w).double()).item()
+            nll_w, w_sum = 0.0, 0.0
+            for e in ex:
+                x = torch.from_numpy(e["ids"]).unsqueeze(0)
+                h, _ = model.hidden(x[:, :-1])
+                logp = torch.log_softmax(model.logits(h)[0], -1)
+                nll = -logp[torch.arange(len(e["ids"]) - 1), x[0, 1:]]
+                nll_w += float((nll * torch.from_numpy(e["weights"]).double()).sum())
+                w_sum += float(e["weights"].sum())
+        self.assertLess(abs(batched - nll_w / w_sum), 1e-6)  # weighted_loss takes the logits to float32
 
     def test_export_snapshot_of_a_checkpoint(self) -> None:
         """python -m train.torch.export: the checkpoint's parameters as a model file, equal to the run's own"""
