@@ -13,7 +13,7 @@ import { importFile as importDocument, sweepInterruptedImports } from './library
 import { LATEST_SCHEMA_VERSION } from './library/migrations.js';
 import { deleteDocument, findInDocument, getDetail, listDocuments, readBlocks } from './library/queries.js';
 import { ReadingQueue } from './reading/queue.js';
-import { listReadings } from './reading/status.js';
+import { listReadings } from './library/reading-status.js';
 import { overlayRange, surpriseSeries, traceRange } from './reading/inspect.js';
 import { surprisingPassages } from './reading/surprising.js';
 import { forget, history, remember, rememberAnswer, rememberSentences } from './ask/history.js';

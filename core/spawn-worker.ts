@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-/** `callerUrl`: the caller's import.meta.url; `name`: the worker file's name without extension; `options`: more Worker options (resourceLimits). */
+/** `callerUrl`: the caller's import.meta.url; `name`: the worker file's path from the caller's folder, without extension ('worker', '../model-worker'); `options`: more Worker options (resourceLimits). */
 export function spawnWorker(callerUrl: string, name: string, workerData: unknown, options: Omit<WorkerOptions, 'eval' | 'workerData'> = {}): Worker {
   const ext = callerUrl.endsWith('.ts') ? '.ts' : '.js';
   const entry = new URL(`./${name}${ext}`, callerUrl);

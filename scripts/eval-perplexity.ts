@@ -12,7 +12,7 @@ import { SYNC_BACKEND_ORDER, selectBackend } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../models/model/io.js';
 import { bitsPerByte, tokenLosses, type MemoryMode } from '../models/model/token-loss.js';
-import { shippedModelFile } from '../core/training/default-model.js';
+import { shippedModelFile } from '../models/default/default-model.js';
 
 export interface PerplexityReport {
   file: string;

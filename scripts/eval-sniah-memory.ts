@@ -16,7 +16,7 @@ import { disposeModelState } from '../models/model/state.js';
 import { withoutMemory } from '../models/model/token-loss.js';
 import { randomSource } from '../models/util/random.js';
 import { evaluationHaystackBooks } from '../core/training/base-corpus.js';
-import { shippedModelFile } from '../core/training/default-model.js';
+import { shippedModelFile } from '../models/default/default-model.js';
 
 export async function evalSniahMemory(argv: string[], dataDir: string): Promise<number> {
   const opt = (name: string, fallback: string) => {

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { evaluationHaystackBooks } from '../core/training/base-corpus.js';
 import { babilongSamples, evaluateRetrieval, parseBabi, splitStories, sniahSamples, summarizeResults, type Sample } from '../core/ask/eval.js';
 import { openDatabase } from '../core/library/database.js';
-import { evaluateAnswers, summarizeAnswers } from '../core/ask/eval-answers.js';
+import { evaluateAnswers, summarizeAnswers } from './eval-answers.js';
 import { evalPerplexity } from './eval-perplexity.js';
 import { evalSniahMemory } from './eval-sniah-memory.js';
 import { evalFairytaleQA } from './eval-fairytaleqa.js';

@@ -11,7 +11,7 @@ import { SYNC_BACKEND_ORDER, selectBackend } from '../models/backend.js';
 import { decodeCheckpoint, encodeCheckpoint, writeFileAtomicSync } from '../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../models/model/io.js';
 import { TitansModel } from '../models/model/model.js';
-import { BASE_MODEL_FILE, checkTextLoss, projectRoot, type DefaultModelPin } from '../core/training/default-model.js';
+import { BASE_MODEL_FILE, checkTextLoss, projectRoot, type DefaultModelPin } from '../models/default/default-model.js';
 
 
 export function pinDefaultModel(o: { file: string; float16: boolean }): DefaultModelPin {

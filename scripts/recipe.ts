@@ -9,7 +9,7 @@ import { heldOutLoss, tokenizeTexts } from '../models/model/train-lm.js';
 import type { TitansModel } from '../models/model/model.js';
 import type { Tokenizer } from '../models/tokenizer/index.js';
 import { buildBaseCorpus, CorpusMissingError, type BaseCorpus } from '../core/training/base-corpus.js';
-import { BASE_MODEL_FILE } from '../core/training/default-model.js';
+import { BASE_MODEL_FILE } from '../models/default/default-model.js';
 import { pinDefaultModel } from './pin-default-model.js';
 
 export function recipeArgs(args: string[]) {

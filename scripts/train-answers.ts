@@ -26,7 +26,7 @@ import { crossEntropy, type TitansModel } from '../models/model/model.js';
 import { heldOutPerLanguage, loadCorpus, recipeArgs, run, stopSignal, writeModel } from './recipe.js';
 import { answerTuningExamples, tokenizeExample } from '../core/training/answer-tuning.js';
 import { formatDuration } from '../core/cli/format.js';
-import { BASE_MODEL_NAME } from '../core/training/default-model.js';
+import { BASE_MODEL_NAME } from '../models/default/default-model.js';
 
 const args = process.argv.slice(2);
 const { opt, num, hours } = recipeArgs(args);

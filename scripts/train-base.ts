@@ -16,7 +16,7 @@ import { ByteTokenizer } from '../models/tokenizer/index.js';
 import { defaultReaderConfig } from '../core/reading/reader-model.js';
 import { heldOutPerLanguage, loadCorpus, recipeArgs, run, stopSignal, writeModel } from './recipe.js';
 import { formatDuration } from '../core/cli/format.js';
-import { BASE_MODEL_NAME } from '../core/training/default-model.js';
+import { BASE_MODEL_NAME } from '../models/default/default-model.js';
 
 const args = process.argv.slice(2);
 const { opt, num, hours } = recipeArgs(args);

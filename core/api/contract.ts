@@ -25,7 +25,7 @@ export type BlockInfo = z.infer<typeof BlockInfo>;
 export const DocumentFormat = z.enum(['text', 'markdown', 'pdf', 'epub', 'docx', 'html']);
 export type DocumentFormat = z.infer<typeof DocumentFormat>;
 
-/** 'interrupted' is never stored: it is a 'reading' row whose reading process is gone (core/reading/status.ts). */
+/** 'interrupted' is never stored: it is a 'reading' row whose reading process is gone (core/library/reading-status.ts). */
 export const ReadingState = z.enum(['queued', 'reading', 'paused', 'done', 'failed', 'interrupted']);
 export type ReadingState = z.infer<typeof ReadingState>;
 const ErrorInfo = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });

@@ -1,6 +1,6 @@
 // Answering across books: the cited passages are grouped by book (in the order of their best
 // citation); each of the first few books answers with its own memory loaded and its passages in
-// context (core/reading/answer.ts, in the model worker), streamed; the answers are then merged:
+// context (core/ask/answer-from-book.ts, in the model worker), streamed; the answers are then merged:
 // books that agree are named together, books that differ are listed each with its answer.
 import type { BookAnswer, Citation } from '../api/contract.js';
 import type { ReadingQueue } from '../reading/queue.js';

@@ -2,7 +2,7 @@
 import type { DocumentDetail, DocumentSummary, FindMatch } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { countNewlines } from '../ingest/assembler.js';
-import { LATEST_READING_SQL, parseReadingBrief } from '../reading/status.js';
+import { LATEST_READING_SQL, parseReadingBrief } from './reading-status.js';
 import type { Db } from './database.js';
 
 const SUMMARY_SQL = `

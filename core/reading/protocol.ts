@@ -62,3 +62,12 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('answered'), requestId: z.number().int(), text: z.string(), usedMemory: z.boolean(), firstTokenMs: z.number().nullable(), ms: z.number() }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;
+
+/** One book's answer, as the worker's 'answered' message carries it (core/ask/answer-from-book.ts). */
+export interface BookAnswer {
+  text: string;
+  /** the book's memory was loaded (false: it has not been read by this model yet) */
+  usedMemory: boolean;
+  firstTokenMs: number | null;
+  ms: number;
+}

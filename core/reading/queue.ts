@@ -10,10 +10,9 @@ import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { isAlive, PROCESS_START } from '../process.js';
-import { FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
-import { listReadings } from './status.js';
+import { FromWorker, type BookAnswer, type ToWorker, type WorkerSettings } from './protocol.js';
+import { listReadings } from '../library/reading-status.js';
 import { spawnWorker } from '../spawn-worker.js';
-import type { BookAnswer } from './answer.js';
 
 type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 
@@ -212,7 +211,7 @@ export class ReadingQueue {
   }
 
   private startWorker(): Promise<{ model: ModelInfo; backend: string }> {
-    const worker = spawnWorker(import.meta.url, 'worker', this.settings);
+    const worker = spawnWorker(import.meta.url, '../model-worker', this.settings);
     this.worker = worker;
     const ready = new Promise<{ model: ModelInfo; backend: string }>((resolve, reject) => {
       worker.on('message', (raw: unknown) => {

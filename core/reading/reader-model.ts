@@ -12,7 +12,7 @@ import { TitansModel } from '../../models/model/model.js';
 import { ByteTokenizer, type Tokenizer } from '../../models/tokenizer/index.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
-import { shippedModelFile } from '../training/default-model.js';
+import { shippedModelFile } from '../../models/default/default-model.js';
 
 export const DEFAULT_MODEL_FILE = 'default-untrained.trd';
 export const DEFAULT_MODEL_NAME = 'Titans MAC small (untrained)';

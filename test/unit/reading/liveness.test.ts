@@ -9,7 +9,7 @@ import { openDatabase, type Db } from '../../../core/library/database.js';
 import { importTextFile, sweepInterruptedImports } from '../../../core/library/importer.js';
 import { listDocuments } from '../../../core/library/queries.js';
 import { isAlive, PROCESS_START, processStartTime } from '../../../core/process.js';
-import { listReadings } from '../../../core/reading/status.js';
+import { listReadings } from '../../../core/library/reading-status.js';
 import { tempDir, writeFile } from '../../fixtures/texts.js';
 
 const linux = process.platform === 'linux';

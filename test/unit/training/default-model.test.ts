@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../../../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../../../models/model/io.js';
 import { TitansModel } from '../../../models/model/model.js';
-import { checkTextLoss, MAX_DEFAULT_MODEL_BYTES, shippedModelFile, type DefaultModelPin } from '../../../core/training/default-model.js';
+import { checkTextLoss, MAX_DEFAULT_MODEL_BYTES, shippedModelFile, type DefaultModelPin } from '../../../models/default/default-model.js';
 import { useBackend } from '../models/helpers.js';
 import { tempDir } from '../../fixtures/texts.js';
 

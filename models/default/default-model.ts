@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import type { TitansModel } from '../../models/model/model.js';
-import type { Tokenizer } from '../../models/tokenizer/index.js';
+import type { TitansModel } from '../model/model.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 
 export const BASE_MODEL_FILE = 'titans-mac-base.trd';
 export const BASE_MODEL_NAME = 'Titans MAC base (byte-level, books + tasks)';

@@ -3,7 +3,7 @@
 // row) is shown as 'interrupted' at once, judged by the reader's process id plus start time; the
 // row itself changes when a reading resumes (ReadingQueue.resumeInterrupted, reading.start).
 import type { ReadingBrief, ReadingState, ReadingStatus } from '../api/contract.js';
-import type { Db } from '../library/database.js';
+import type { Db } from './database.js';
 import { isAlive } from '../process.js';
 
 /** The state to show for a stored one: 'reading' by a process that is gone is 'interrupted'. */

@@ -4,10 +4,10 @@
 // first word, retrieval recall@k from the cited passages, first-token latency and time per question.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createInProcessClient } from '../api/in-process.js';
-import { createCore } from '../app.js';
-import { recallAt, type Sample } from './eval.js';
-import { exactMatch } from './prompt.js';
+import { createInProcessClient } from '../core/api/in-process.js';
+import { createCore } from '../core/app.js';
+import { recallAt, type Sample } from '../core/ask/eval.js';
+import { exactMatch } from '../core/ask/prompt.js';
 
 export interface AnswerResult {
   task: string;

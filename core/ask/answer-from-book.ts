@@ -2,22 +2,16 @@
 // loaded as the model's state, the focused context and the question are read on top of it, and
 // the answer is generated greedily up to the end of the line, each piece sent as it comes.
 // decoding 'copy' keeps the answer to spans of the context (core/ask/spans.ts); 'free' does not.
+// The worker (core/model-worker.ts) runs it; core/reading/queue.ts sends the request.
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { attentionSegment } from '../../models/model/config.js';
-import { answerPrompt, padToSegment } from '../ask/prompt.js';
-import { answerSpans, PrefixTree } from '../ask/spans.js';
+import { answerPrompt, padToSegment } from './prompt.js';
+import { answerSpans, PrefixTree } from './spans.js';
 import type { Db } from '../library/database.js';
-import { loadMemory } from './book-memory.js';
-
-export interface BookAnswer {
-  text: string;
-  /** the book's memory was loaded (false: it has not been read by this model yet) */
-  usedMemory: boolean;
-  firstTokenMs: number | null;
-  ms: number;
-}
+import { loadMemory } from '../reading/book-memory.js';
+import type { BookAnswer } from '../reading/protocol.js';
 
 export async function answerFromBook(
   db: Db,

@@ -1,15 +1,17 @@
 // The model worker: owns TensorFlow.js, the reading model and its own connection to the library,
-// and reads one document at a time into memory when the core asks (core/reading/queue.ts).
+// and reads one document at a time into memory when the core asks (core/reading/queue.ts); between
+// reading steps it answers recall probes, scores passages (core/reading/) and answers questions from
+// a book's memory (core/ask/answer-from-book.ts). It sits above both folders, as core/app.ts does.
 import { parentPort, workerData } from 'node:worker_threads';
-import { backendLabel, selectBackend } from '../../models/backend.js';
-import { ApiError } from '../api/errors.js';
-import { openDatabase } from '../library/database.js';
-import { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
-import { readDocument } from './read-document.js';
-import { recall } from './recall.js';
-import { answerFromBook } from './answer.js';
-import { scorePassages } from './score-passages.js';
-import { loadReaderModel } from './reader-model.js';
+import { backendLabel, selectBackend } from '../models/backend.js';
+import { ApiError } from './api/errors.js';
+import { openDatabase } from './library/database.js';
+import { FromWorker, ToWorker, WorkerSettings } from './reading/protocol.js';
+import { readDocument } from './reading/read-document.js';
+import { recall } from './reading/recall.js';
+import { answerFromBook } from './ask/answer-from-book.js';
+import { scorePassages } from './reading/score-passages.js';
+import { loadReaderModel } from './reading/reader-model.js';
 
 const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(FromWorker.parse(m));
