@@ -158,7 +158,9 @@ export const TokenTrace = z.object({
       start: z.number().int().nonnegative(), // character offset
       surprisal: maybe, // -ln p(token | before), nats
       rank: z.number().int().nullable(), // tokens the model found likelier (0: its top guess)
+      rankApprox: z.boolean().optional(), // true: the rank is stored to within 4% (ranks from 128 up)
       top: z.array(z.object({ text: z.string(), p: maybe })), // the model's likeliest tokens here
+      topKept: z.boolean().optional(), // false: not stored for this token (a reading keeps only its most surprising tenth's)
       memory: z.array(MemorySignals),
     }),
   ),

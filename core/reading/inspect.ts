@@ -93,9 +93,12 @@ export function traceRange(db: Db, docId: number, start: number, end: number, mo
       start: p.offsets[i]!,
       surprisal: num(p.surprisal[i]!),
       rank: p.rank[i]! >= 0 ? p.rank[i]! : null,
+      rankApprox: p.rank[i]! >= (p.rankExactBelow ?? Infinity),
       top: Array.from(p.top.subarray(3 * i, 3 * i + 3))
         .map((id, k) => ({ text: tokenText(tok, id), p: num(p.topProb[3 * i + k]!) }))
         .filter((a) => a.text !== ''),
+      // a reading keeps only its most surprising tokens' alternatives (trace format 2); where a token had none (the document's first) there was nothing to keep
+      topKept: !p.altKept || p.altKept[i] === 1 || !Number.isFinite(p.surprisal[i]!),
       memory: p.layers.map((l) => {
         const c = chunkOf(p, l, i);
         return { grad: num(l.grad[i]!), loss: num(l.loss[i]!), theta: num(l.theta[i]!), eta: c >= 0 ? num(l.eta[c]!) : null, alpha: c >= 0 ? num(l.alpha[c]!) : null, momentum: c >= 0 ? num(l.momentum[c]!) : null };

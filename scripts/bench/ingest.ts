@@ -1,9 +1,10 @@
 // `npm run bench:ingest`: import and read into memory a generated 1,000-page PDF and a generated
 // 1 MB EPUB through the core (the real worker, model and SQLite file), and print a table:
-// time until the document is readable, reading tokens/s, database size per million tokens and
-// peak memory. Baselines measured in the same run: importing the same text as a plain .txt file
-// (the parser's cost), and the model's bare forward pass on the same tokens, in this process,
-// without surprise, trace or checkpoints (the reading pipeline's cost).
+// time until the document is readable, reading tokens/s, database size per million tokens, the
+// surprise trace's bytes per token, the library's bytes per byte of text, and peak memory.
+// Baselines measured in the same run: importing the same text as a plain .txt file (the parser's
+// cost), and the model's bare forward pass on the same tokens, in this process, without surprise,
+// trace or checkpoints (the reading pipeline's cost).
 // Usage: npm run bench:ingest [-- --pages 1000 --epub-mb 1 --read-tokens 100000|all --model FILE --backend wasm]
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
@@ -97,7 +98,13 @@ async function main(): Promise<void> {
     const rate = readingRate.get(doc.id)!;
     const afterRead = dbBytes(dataDir, core.db);
     const tokensRead = status!.tokensDone;
-    const traceBytes = core.db.prepare(`SELECT sum(length(data) + length(summary)) FROM surprise_traces WHERE doc_id = ?`).pluck().get(doc.id) as number;
+    const trace = core.db.prepare(`SELECT sum(length(data)) AS pieces, sum(length(summary)) AS summaries, max(end_char) AS endChar FROM surprise_traces WHERE doc_id = ?`).get(doc.id) as { pieces: number; summaries: number; endChar: number };
+    const traceBytes = trace.pieces + trace.summaries;
+    // UTF-8 bytes of the whole text, and of the part read
+    const textBytes = Buffer.byteLength(text);
+    const readBytes = Buffer.byteLength(text.slice(0, trace.endChar));
+    const importPerByte = (afterImport - before) / textBytes;
+    const readPerByte = (afterRead - afterBaseline) / readBytes;
     const stateBytes = core.db
       .prepare(`SELECT coalesce((SELECT length(state) FROM memory_states WHERE doc_id = @id), (SELECT length(checkpoint) FROM readings WHERE doc_id = @id))`)
       .pluck()
@@ -110,9 +117,13 @@ async function main(): Promise<void> {
       { document: label, what: 'tokens read (of total)', value: `${tokensRead.toLocaleString('en')} (of ${rate.total.toLocaleString('en')})`, baseline: '', ratio: '' },
       { document: label, what: 'reading tokens/s', value: (rate.tokens / rate.seconds).toFixed(0), baseline: 'see model row', ratio: '' },
       { document: label, what: 'reading: surprise trace MB per million tokens', value: ((mb(traceBytes) * 1e6) / tokensRead).toFixed(1), baseline: '', ratio: '' },
+      { document: label, what: 'reading: surprise trace bytes per token', value: (traceBytes / tokensRead).toFixed(2), baseline: `${(trace.pieces / tokensRead).toFixed(2)} pieces + ${(trace.summaries / tokensRead).toFixed(2)} summaries`, ratio: '' },
       { document: label, what: 'reading: memory state MB (per document)', value: mb(stateBytes).toFixed(2), baseline: '', ratio: '' },
       { document: label, what: 'reading: database growth MB per million tokens', value: ((mb(afterRead - afterBaseline) * 1e6) / tokensRead).toFixed(1), baseline: '', ratio: '' },
       { document: label, what: 'reading: peak RSS (MB)', value: mb(peakRss).toFixed(0), baseline: '', ratio: '' },
+      // the import over the whole text, the reading over the part read (a whole read book: their sum)
+      // (the memory state is a fixed cost per document: large per byte of a short text)
+      { document: label, what: 'library bytes per byte of text (UTF-8)', value: (importPerByte + readPerByte).toFixed(2), baseline: `${importPerByte.toFixed(2)} import + ${readPerByte.toFixed(2)} reading (trace ${(traceBytes / readBytes).toFixed(2)}, memory state ${(stateBytes / readBytes).toFixed(2)})`, ratio: '' },
     );
   }
   await core.close();

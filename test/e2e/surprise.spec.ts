@@ -15,14 +15,14 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 /** The stored trace's token that starts at `offset` (the first byte of its character). */
-function storedToken(dataDir: string, offset: number): { surprisal: number; rank: number; grad: number[] } {
+function storedToken(dataDir: string, offset: number): { surprisal: number; rank: number; rankApprox: boolean; altKept: boolean; grad: number[] } {
   const db = new Database(path.join(dataDir, 'library.sqlite'), { readonly: true });
   try {
     const rows = db.prepare(`SELECT data FROM surprise_traces WHERE start_char <= ? AND end_char > ? ORDER BY piece`).all(offset, offset) as Array<{ data: Buffer }>;
     for (const r of rows) {
       const p = decodeTracePiece(r.data);
       const i = p.offsets.indexOf(offset);
-      if (i >= 0) return { surprisal: p.surprisal[i]!, rank: p.rank[i]!, grad: p.layers.map((l) => l.grad[i]!) };
+      if (i >= 0) return { surprisal: p.surprisal[i]!, rank: p.rank[i]!, rankApprox: p.rank[i]! >= (p.rankExactBelow ?? Infinity), altKept: !p.altKept || p.altKept[i] === 1, grad: p.layers.map((l) => l.grad[i]!) };
     }
     throw new Error(`no stored token at ${offset}`);
   } finally {
@@ -65,7 +65,10 @@ test('surprise over the text and over the book, the hover card, a click on the c
   const stored = storedToken(host.dataDir, start);
   await expect(card.getByTestId('hc-surprisal')).toHaveText(`${stored.surprisal.toFixed(3)} nats`);
   await expect(card.getByTestId('hc-probability')).toHaveText(Math.exp(-stored.surprisal).toFixed(4));
-  await expect(card.getByTestId('hc-rank')).toHaveText(String(stored.rank + 1));
+  await expect(card.getByTestId('hc-rank')).toHaveText(`${stored.rankApprox ? '≈ ' : ''}${stored.rank + 1}`);
+  // the alternatives, or a word that they were not stored for this token (only the most surprising tokens keep them)
+  await expect(card.getByTestId('hc-no-alternatives')).toHaveCount(stored.altKept ? 0 : 1);
+  await expect(card.locator('.hc-alt')).toHaveCount(stored.altKept ? 3 : 0);
   await expect(card.getByTestId('hc-layer')).toHaveCount(stored.grad.length);
   await shot(page, '20-overlay-hover');
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../../core/api/client.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
-import { decodeTracePiece } from '../../../core/reading/trace.js';
+import { decodeTracePiece, RANK_EXACT_BELOW } from '../../../core/reading/trace.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 
@@ -62,10 +62,18 @@ describe('inspecting a read document', () => {
       expect(tok.surprisal).toBeCloseTo(s.surprisal, 5);
       expect(tok.rank).toBe(s.rank);
       expect(tok.memory[1]!.grad).toBeCloseTo(s.grad, 5);
-      expect(tok.top).toHaveLength(3);
-      expect(tok.top[0]!.p!).toBeGreaterThanOrEqual(tok.top[1]!.p!);
+      expect(tok.top).toHaveLength(tok.topKept ? 3 : 0);
+      expect(tok.rankApprox).toBe(s.rank >= RANK_EXACT_BELOW);
       expect(tok.memory[0]!.alpha).toBeGreaterThan(0);
       expect(tok.memory[0]!.alpha).toBeLessThan(1);
+    }
+    // the alternatives of the most surprising tokens (about a tenth), in order of probability; the others say they were not kept
+    const withAlternatives = t.tokens.filter((x) => x.topKept);
+    expect(withAlternatives.length).toBeGreaterThan(50);
+    expect(withAlternatives.length).toBeLessThan(250);
+    for (const tok of withAlternatives) {
+      expect(tok.top).toHaveLength(3);
+      expect(tok.top[0]!.p!).toBeGreaterThanOrEqual(tok.top[1]!.p!);
     }
     await expect(api.call('doc.trace', { id, start: 0, end: 100_000 })).rejects.toThrow(/at most 40000 characters/);
     // the overlay's columns carry the same numbers, compactly

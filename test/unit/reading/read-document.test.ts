@@ -11,7 +11,7 @@ import { importFile } from '../../../core/library/importer.js';
 import { deleteDocument, readBlocks } from '../../../core/library/queries.js';
 import { readDocument } from '../../../core/reading/read-document.js';
 import { loadReaderModel, type LoadedReaderModel } from '../../../core/reading/reader-model.js';
-import { decodeSummary, decodeTracePiece, SUMMARY_BUCKET, type TracePiece } from '../../../core/reading/trace.js';
+import { decodeSummary, decodeTracePiece, KEEP_ALTERNATIVES, LOG_REL_ERROR, RANK_EXACT_BELOW, RANK_REL_ERROR, SUMMARY_BUCKET, type TracePiece } from '../../../core/reading/trace.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 import { compare, useBackend } from '../models/helpers.js';
@@ -74,15 +74,25 @@ describe('readDocument', () => {
     const ranks = concat(ps, (p) => p.rank);
     expect(ranks.slice(1).every((k) => k >= 0 && k < V)).toBe(true);
     // rank and the top-3 alternatives, against the logits sorted here
+    // (kept for the most surprising tenth of each piece's tokens, marked absent for the others)
     const tops = concat(ps, (p) => p.top);
     const topProbs = concat(ps, (p) => p.topProb);
+    const kept = concat(ps, (p) => p.altKept!);
     expect(tops.slice(0, 3)).toEqual([-1, -1, -1]);
-    for (const t of [1, 2, 77, 500, enc.ids.length - 1]) {
+    expect(kept.filter((k) => k === 1)).toHaveLength(ps.reduce((n, p) => n + Math.ceil(KEEP_ALTERNATIVES * p.offsets.length), 0));
+    const keptAt = kept.flatMap((k, t) => (k ? [t] : []));
+    for (const t of [1, 2, 77, 500, enc.ids.length - 1, ...keptAt.filter((_, j) => j % 25 === 0)]) {
       const row = Array.from(logp.subarray((t - 1) * V, t * V));
       const order = row.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]);
-      expect(tops.slice(3 * t, 3 * t + 3)).toEqual(order.slice(0, 3).map(([, j]) => j));
-      expect(compare(topProbs.slice(3 * t, 3 * t + 3), order.slice(0, 3).map(([v]) => Math.exp(v))).maxAbs).toBeLessThan(1e-3);
-      expect(ranks[t]).toBe(row.filter((v) => v > row[enc.ids[t]!]!).length);
+      if (kept[t]) {
+        expect(tops.slice(3 * t, 3 * t + 3)).toEqual(order.slice(0, 3).map(([, j]) => j));
+        order.slice(0, 3).forEach(([v], k) => expect(Math.abs(topProbs[3 * t + k]! / Math.exp(v) - 1)).toBeLessThan(LOG_REL_ERROR));
+      } else {
+        expect(tops.slice(3 * t, 3 * t + 3)).toEqual([-1, -1, -1]);
+      }
+      const rank = row.filter((v) => v > row[enc.ids[t]!]!).length;
+      if (rank < RANK_EXACT_BELOW) expect(ranks[t]).toBe(rank);
+      else expect(Math.abs(ranks[t]! / rank - 1)).toBeLessThanOrEqual(RANK_REL_ERROR);
     }
 
     // Memory signals per layer: finite for every token of a stored chunk, gates in range.
