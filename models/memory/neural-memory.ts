@@ -3,6 +3,12 @@
 // calls with chunk alignment by absolute position (a document read in several calls gives exactly
 // the result of one call).
 //
+// `NeuralMemory.forward` reads one call: `callSpan` places it in the document, `NeuralMemory.update`
+// stores the chunks it completes (docs/titans.md Eq. 13-14: inner gradient, momentum, forgetting),
+// `CausalRetrieval` reads every token's y_t = M*(q_t) (Eq. 15, causal rule) and `combineHeads`
+// gates and merges the heads. The retrieval of a group is interleaved with the update (it is read
+// as soon as its weights exist, so a long call keeps only the current weights alive).
+//
 // Shapes: B batch, T tokens in this call, d model width, h heads, dh head width, G = B*h
 // memories (index g = b*h + head), b chunk length.
 
@@ -101,7 +107,8 @@ export class NeuralMemory {
 
   /**
    * Read x [B, T, d] (positions state.pos .. state.pos + T - 1): store every chunk that completes
-   * (docs/titans.md Eq. 13-14) and retrieve for every token (Eq. 15). The given state is not disposed.
+   * (the update, docs/titans.md Eq. 13-14: `update`) and retrieve for every token (the retrieval,
+   * Eq. 15: `CausalRetrieval`). The given state is not disposed.
    */
   forward(x: tf.Tensor, state: MemoryState | null = null, opts: ForwardOptions = {}): ForwardResult {
     const c = this.config;
@@ -110,23 +117,10 @@ export class NeuralMemory {
     if (x.rank !== 3 || d !== c.dim) throw new Error(`expected x [B, T, ${c.dim}], got [${x.shape.join(', ')}]`);
     if (T < 1) throw new Error('empty input');
     if (state && state.batch !== B) throw new Error(`state is for batch ${state.batch}, input has ${B}`);
-    const b = c.chunkSize;
-    const H = c.heads;
+    const G = B * c.heads;
     const dh = c.dimHead;
-    const G = B * H;
-    const R = c.refreshInterval;
-    const maxM = Math.max(1, opts.maxChunksPerBatch ?? 32);
-    const p0 = state?.pos ?? 0; // absolute position of x[:, 0]
-    const p1 = p0 + T;
-    const carryLen = state?.carry ? state.carry.shape[1]! : 0;
-    const cs = p0 - carryLen; // absolute position of xFull[:, 0]
-    const n0 = Math.floor(p0 / b); // chunks completed before this call
-    const n1 = Math.floor(p1 / b); // chunks completed after it
-    const s0 = n0 * b; // first token not yet stored
-    const nStore = (n1 - n0) * b;
+    const span = callSpan(c, state, T);
     const withSurprise = opts.surprise === true;
-    const keepConv = c.mode === 'titans' ? c.convKernel - 1 : 0;
-    const carryFrom = Math.max(0, n1 * b - keepConv); // first position the next call needs
 
     interface Out {
       retrieved: tf.Tensor;
@@ -137,161 +131,45 @@ export class NeuralMemory {
       surprise: SurpriseTensors | null;
     }
     const out = tf.tidy((): tf.TensorContainer => {
-      const xFull = state?.carry ? tf.concat([state.carry, x], 1) : x; // [B, p1-cs, d]
-      // inputs to store and retrieve each get their own RMSNorm (docs/titans.md section 1)
-      const xs = c.preNorm ? rmsNorm(xFull, p.storeNorm!, c.rmsEps) : xFull;
-      const xr = c.preNorm ? rmsNorm(xFull, p.retrieveNorm!, c.rmsEps) : xFull;
-      const rows = (t: tf.Tensor, from: number, n: number) => tf.slice(t, [0, from - cs, 0], [t.shape[0]!, n, t.shape[2]!]);
+      const xFull = state?.carry ? tf.concat([state.carry, x], 1) : x; //  [B, p1-cs, d]
+      // inputs to store and retrieve each get their own RMSNorm (docs/titans.md section 1, Projections)
+      const xs = c.preNorm ? rmsNorm(xFull, p.storeNorm!, c.rmsEps) : xFull; // [B, p1-cs, d]
+      const xr = c.preNorm ? rmsNorm(xFull, p.retrieveNorm!, c.rmsEps) : xFull; // [B, p1-cs, d]
 
-      // queries of this call's tokens                                  [G, T, dh]
-      const Q = tf.slice(project(c, p, xr, 'q'), [0, p0 - cs, 0], [G, T, dh]);
+      // q_t = x_t W_Q (conv, SiLU, l2 in 'titans' mode) of this call's tokens      [G, T, dh]
+      const read = new CausalRetrieval(c, tf.slice(project(c, p, xr, 'q'), [0, span.p0 - span.cs, 0], [G, T, dh]), span.p0, span.p1);
 
-      let W: FastWeights = state ? state.weights : this.initialWeights(B, p);
-      let S: FastWeights = state ? state.momentum : W.map((w) => tf.zerosLike(w));
-      let Wg: FastWeights = state ? state.gradWeights : W;
-
+      // M_{n0}: the memory as the call finds it (W0 tiled and S = 0 at the start of a document)
+      const W0 = state ? state.weights : this.initialWeights(B, p); //   each [G, ...]
+      const start: Memory = {
+        W: W0,
+        S: state ? state.momentum : W0.map((w) => tf.zerosLike(w)),
+        Wg: state ? state.gradWeights : W0,
+      };
       // tensors handed in with the state: never disposed here, never shared with the new state
       const given = new Set<tf.Tensor>(state ? [...state.weights, ...state.momentum, ...state.gradWeights] : []);
-      // free fast weights that are no longer needed (long calls would otherwise keep W_n, S_n of
-      // every chunk alive until the end of the call; tensors the gradient tape needs are kept by
-      // the tape itself, so this is safe under tf.grads too)
-      const release = (ts: tf.Tensor[]) => {
-        const live = new Set<tf.Tensor>([...W, ...S, ...Wg]);
-        for (const t of ts) if (!given.has(t) && !live.has(t) && !t.isDisposed) t.dispose();
-      };
 
-      // retrieval: token p reads W_{floor((p+1)/b)} (docs/titans.md causal rule)
-      const pieces: tf.Tensor[] = [];
-      const retrieve = (j: number, Wj: FastWeights): tf.Tensor | null => {
-        const lo = Math.max(p0, j * b - 1);
-        const hi = Math.min(p1, (j + 1) * b - 1);
-        return hi > lo ? memForward(c, Wj, tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh])).P : null;
-      };
-      // queries of retrieval group j, [G, hi-lo, dh] (empty when no token of this call reads W_j)
-      const groupQ = (j: number): tf.Tensor | null => {
-        const lo = Math.max(p0, j * b - 1);
-        const hi = Math.min(p1, (j + 1) * b - 1);
-        return hi > lo ? tf.slice(Q, [0, lo - p0, 0], [G, hi - lo, dh]) : null;
-      };
-      const sameWeights = (a: FastWeights, b2: FastWeights) => a.every((t, i) => t === b2[i]);
-      // when the next gradient is taken at the weights a retrieval group reads (always in 'titans'
-      // mode), the group's queries ride along in that gradient's forward pass
-      let deferred: number | null = null;
-      if (nStore > 0 && sameWeights(Wg, W)) deferred = n0;
-      else {
-        const first = tf.tidy(() => retrieve(n0, W) ?? tf.zeros([G, 0, dh]));
-        if (first.shape[1]! > 0) pieces.push(first);
-        else first.dispose();
-      }
+      // retrieval group n0 reads the weights the call starts with. When the first gradient is
+      // taken at those same weights (always in 'titans' mode), its queries ride along in that
+      // gradient's forward pass (one memory forward for both); else they are read here.
+      const rideAlong = span.nStore > 0 && sameWeights(start.Wg, start.W);
+      if (!rideAlong) read.add(tf.tidy(() => read.read(span.n0, start.W) ?? tf.zeros([G, 0, dh])));
 
-      const sLoss: tf.Tensor[] = [];
-      const sNorms: tf.Tensor[][] = [];
-      const sMom: tf.Tensor[] = [];
-      let theta: tf.Tensor | null = null;
-      let eta: tf.Tensor | null = null;
-      let alpha: tf.Tensor | null = null;
-      if (nStore > 0) {
-        // keys and values of the tokens to store [s0, n1 b)                [G, nStore, dh]
-        const K = tf.slice(project(c, p, xs, 'k'), [0, s0 - cs, 0], [G, nStore, dh]);
-        const V = tf.slice(project(c, p, xs, 'v'), [0, s0 - cs, 0], [G, nStore, dh]);
-        const xChunks = rows(xs, s0, nStore); //                           [B, nStore, d]
-        const th = thetaGate(c, p, xChunks); // theta_t                  [G, nStore]
-        const gates = chunkGates(c, p, xChunks); // eta_n, alpha_n        [G, n1-n0]
-        theta = th;
-        eta = gates.eta;
-        alpha = gates.alpha;
-
-        let n = n0;
-        while (n < n1) {
-          // chunks n .. end-1 take their gradients at the same weights Wg
-          let end = n1;
-          if (R !== null) end = Math.min(end, (Math.floor((n * b) / R) + 1) * (R / b));
-          end = Math.min(end, n + maxM);
-          const m = end - n;
-          const off = (n - n0) * b;
-          const WgNow = Wg;
-          const extraGroup = deferred;
-          deferred = null;
-          const cg = tf.tidy(() => {
-            const r = memChunkGrads(
-              c,
-              WgNow,
-              tf.slice(K, [0, off, 0], [G, m * b, dh]),
-              tf.slice(V, [0, off, 0], [G, m * b, dh]),
-              tf.slice(th, [0, off], [G, m * b]),
-              m,
-              b,
-              withSurprise,
-              extraGroup === null ? null : groupQ(extraGroup),
-            );
-            return r as unknown as tf.TensorContainer;
-          }) as unknown as ReturnType<typeof memChunkGrads>;
-          if (cg.extraP) pieces.push(cg.extraP);
-          if (withSurprise) {
-            sLoss.push(cg.loss);
-            sNorms.push(cg.tokenGradNorms!);
-          } else {
-            cg.loss.dispose();
-          }
-          for (let j = 0; j < m; j++) {
-            const col = n - n0;
-            const prev = [...W, ...S, ...Wg];
-            const Wp = W;
-            const Sp = S;
-            // the group reading W_{n+1} is deferred to the next gradient pass when that pass is
-            // taken at W_{n+1} (a refresh happens now and chunks remain)
-            const refreshNow = R !== null && ((n + 1) * b) % R === 0;
-            const defer = refreshNow && n + 1 < n1;
-            const step = tf.tidy(() => {
-              const g = cg.grads.map((t) => chunkSlice(t, j)); // g_n       [G, ...]
-              const e = tf.reshape(tf.slice(gates.eta, [0, col], [G, 1]), [G]);
-              const a = tf.reshape(tf.slice(gates.alpha, [0, col], [G, 1]), [G]);
-              const r = momentumStep(Sp, Wp, g, e, a); // Eq. 13-14
-              const piece = (defer ? null : retrieve(col + n0 + 1, r.W)) ?? tf.zeros([G, 0, dh]);
-              const mn = withSurprise ? momentumNorm(r.S) : tf.zeros([0]);
-              return { W: r.W, S: r.S, piece, mn } as unknown as tf.TensorContainer;
-            }) as unknown as { W: FastWeights; S: FastWeights; piece: tf.Tensor; mn: tf.Tensor };
-            W = step.W;
-            S = step.S;
-            if (step.piece.shape[1]! > 0) pieces.push(step.piece);
-            else step.piece.dispose();
-            if (withSurprise) sMom.push(step.mn);
-            else step.mn.dispose();
-            n += 1;
-            if (refreshNow) Wg = W; // refresh the gradient weights
-            if (defer) deferred = n;
-            release(prev);
-          }
-          tf.dispose(cg.grads);
-        }
-      }
-
-      // merge heads (docs/titans.md: gated per head by sigmoid(Linear(x)), merged with a linear map)
-      let Y = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 1); // [G, T, dh]
-      if (c.postNorm) Y = multiheadRmsNorm(Y, p.postNorm!, H, c.rmsEps);
-      let retrieved: tf.Tensor;
-      if (H > 1) {
-        const xq = rows(xr, p0, T); //                                     [B, T, d]
-        const gate = tf.sigmoid(linear(xq, p.gateW!)); //                  [B, T, h]
-        const gateG = tf.reshape(tf.transpose(gate, [0, 2, 1]), [G, T, 1]);
-        retrieved = linear(mergeHeads(tf.mul(Y, gateG), H), p.outW!); //  [B, T, d]
-      } else {
-        retrieved = mergeHeads(Y, 1);
-      }
-
-      const carry = carryFrom < p1 ? rows(xFull, carryFrom, p1 - carryFrom) : null;
+      let end = start;
       let surprise: SurpriseTensors | null = null;
-      if (withSurprise && sLoss.length > 0) {
-        const cat1 = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 1));
-        surprise = {
-          loss: cat1(sLoss),
-          theta: theta!,
-          gradNorm: sNorms[0]!.map((_, i) => cat1(sNorms.map((ns) => ns[i]!))),
-          eta: eta!,
-          alpha: alpha!,
-          momentumNorm: tf.stack(sMom, 1),
-        };
+      if (span.nStore > 0) {
+        const u = this.update(p, xs, span, start, given, read, rideAlong ? span.n0 : null, {
+          withSurprise,
+          maxChunksPerBatch: Math.max(1, opts.maxChunksPerBatch ?? 32),
+        });
+        end = u.memory;
+        surprise = u.surprise;
       }
+
+      // y_t for every token of the call (Eq. 15), heads gated and merged             [B, T, d]
+      const retrieved = combineHeads(c, p, read.output(), () => callRows(xr, span.cs, span.p0, T));
+
+      const carry = span.carryFrom < span.p1 ? callRows(xFull, span.cs, span.carryFrom, span.p1 - span.carryFrom) : null;
       // tensors handed in with the state must not be shared by the new state (the caller disposes
       // the old one): clone them (a clone shares the data, no copy)
       const memo = new Map<tf.Tensor, tf.Tensor>();
@@ -300,12 +178,12 @@ export class NeuralMemory {
         if (!memo.has(t)) memo.set(t, tf.clone(t));
         return memo.get(t)!;
       };
-      const o: Out = { retrieved, W: W.map(own), S: S.map(own), Wg: Wg.map(own), carry, surprise };
+      const o: Out = { retrieved, W: end.W.map(own), S: end.S.map(own), Wg: end.Wg.map(own), carry, surprise };
       return o as unknown as tf.TensorContainer; // tidy keeps every tensor inside
     }) as unknown as Out;
 
     const newState: MemoryState = {
-      pos: p1,
+      pos: span.p1,
       batch: B,
       weights: out.W,
       momentum: out.S,
@@ -316,11 +194,247 @@ export class NeuralMemory {
     if (withSurprise) {
       const names = memParamNames(c);
       result.surprise = out.surprise
-        ? readSurprise(out.surprise, { start: s0, firstChunk: n0, tensorNames: names })
-        : emptySurprise(s0, n0, G, names);
+        ? readSurprise(out.surprise, { start: span.s0, firstChunk: span.n0, tensorNames: names })
+        : emptySurprise(span.s0, span.n0, G, names);
     }
     return result;
   }
+
+  /**
+   * The update (docs/titans.md section 1, Update; paper Eq. 12-14) of the chunks n0 .. n1-1 that
+   * this call completes, chunk by chunk (the recurrence is non-linear between chunks):
+   *   g_n = grad_W sum_{i in chunk n} theta_i l_i(W)  at W = Wg       surprise of chunk n (Eq. 12-14)
+   *   S_n = eta_n S_{n-1} - g_n                                        momentum, past surprise (Eq. 14)
+   *   W_n = (1 - alpha_n) W_{n-1} + S_n                                forgetting + update (Eq. 13)
+   * Wg, the weights gradients are taken at, is W_{n-1} in 'titans' mode (mini-batch gradient
+   * descent per chunk, paper Eq. 16-18); in 'reference' mode it is refreshed every
+   * `refreshInterval` tokens (titans-pytorch batch_size; null: never, all gradients at W0).
+   * Chunks that share Wg get their gradients from one batched pass (at most maxChunksPerBatch).
+   *
+   * Each new W_{n+1} is handed to the retrieval at once (group n+1 reads it, Eq. 15), so that a
+   * long call keeps only the current fast weights alive; when the next gradient pass is taken at
+   * W_{n+1}, the group's queries ride along in that pass instead (`rideAlong`: the group the first
+   * pass carries, or null). `start` and `given` tensors are never disposed here.
+   */
+  private update(
+    p: Params,
+    xs: tf.Tensor,
+    span: CallSpan,
+    start: Memory,
+    given: Set<tf.Tensor>,
+    read: CausalRetrieval,
+    rideAlong: number | null,
+    o: { withSurprise: boolean; maxChunksPerBatch: number },
+  ): { memory: Memory; surprise: SurpriseTensors | null } {
+    const c = this.config;
+    const b = c.chunkSize;
+    const R = c.refreshInterval;
+    const dh = c.dimHead;
+    const { n0, n1, s0, nStore } = span;
+    const G = xs.shape[0]! * c.heads;
+    let { W, S, Wg } = start; //                                     W_{n-1}, S_{n-1}, Wg: each [G, ...]
+
+    // free fast weights that are no longer needed (long calls would otherwise keep W_n, S_n of
+    // every chunk alive until the end of the call; tensors the gradient tape needs are kept by
+    // the tape itself, so this is safe under tf.grads too)
+    const release = (ts: tf.Tensor[]) => {
+      const live = new Set<tf.Tensor>([...W, ...S, ...Wg]);
+      for (const t of ts) if (!given.has(t) && !live.has(t) && !t.isDisposed) t.dispose();
+    };
+
+    // k_t = x_t W_K, v_t = x_t W_V (Eq. 11; conv, SiLU, l2 on k in 'titans' mode) of the tokens
+    // to store, positions [s0, n1 b)                                                 [G, nStore, dh]
+    const K = tf.slice(project(c, p, xs, 'k'), [0, s0 - span.cs, 0], [G, nStore, dh]);
+    const V = tf.slice(project(c, p, xs, 'v'), [0, s0 - span.cs, 0], [G, nStore, dh]);
+    const xChunks = callRows(xs, span.cs, s0, nStore); //                [B, nStore, d]
+    const theta = thetaGate(c, p, xChunks); // theta_t (docs/titans.md Gates)     [G, nStore]
+    const gates = chunkGates(c, p, xChunks); // eta_n, alpha_n                   each [G, n1-n0]
+
+    const sLoss: tf.Tensor[] = []; // l_t per gradient pass                      [G, m b]
+    const sNorms: tf.Tensor[][] = []; // ||grad_W l_t|| per pass, per fast-weight tensor
+    const sMom: tf.Tensor[] = []; // ||S_n|| per chunk                           [G]
+    let deferred = rideAlong;
+    let n = n0;
+    while (n < n1) {
+      // chunks n .. end-1 take their gradients at the same weights Wg: one batched pass
+      let end = n1;
+      if (R !== null) end = Math.min(end, (Math.floor((n * b) / R) + 1) * (R / b));
+      end = Math.min(end, n + o.maxChunksPerBatch);
+      const m = end - n;
+      const off = (n - n0) * b;
+      const WgNow = Wg;
+      const extraGroup = deferred;
+      deferred = null;
+      // g_n for the m chunks at Wg (docs/titans.md Explicit inner gradient)   each [G, m, ...]
+      const cg = tf.tidy(() => {
+        const r = memChunkGrads(
+          c,
+          WgNow,
+          tf.slice(K, [0, off, 0], [G, m * b, dh]),
+          tf.slice(V, [0, off, 0], [G, m * b, dh]),
+          tf.slice(theta, [0, off], [G, m * b]),
+          m,
+          b,
+          o.withSurprise,
+          extraGroup === null ? null : read.queries(extraGroup),
+        );
+        return r as unknown as tf.TensorContainer;
+      }) as unknown as ReturnType<typeof memChunkGrads>;
+      read.add(cg.extraP); // y_t = M_{Wg}(q_t) of the group that rode along (Eq. 15)
+      if (o.withSurprise) {
+        sLoss.push(cg.loss);
+        sNorms.push(cg.tokenGradNorms!);
+      } else {
+        cg.loss.dispose();
+      }
+      for (let j = 0; j < m; j++) {
+        const col = n - n0;
+        const prev = [...W, ...S, ...Wg];
+        const Wp = W;
+        const Sp = S;
+        // the group reading W_{n+1} is deferred to the next gradient pass when that pass is
+        // taken at W_{n+1} (a refresh happens now and chunks remain)
+        const refreshNow = R !== null && ((n + 1) * b) % R === 0;
+        const defer = refreshNow && n + 1 < n1;
+        const step = tf.tidy(() => {
+          const g = cg.grads.map((t) => chunkSlice(t, j)); // g_n                each [G, ...]
+          const e = tf.reshape(tf.slice(gates.eta, [0, col], [G, 1]), [G]); // eta_n     [G]
+          const a = tf.reshape(tf.slice(gates.alpha, [0, col], [G, 1]), [G]); // alpha_n [G]
+          const r = momentumStep(Sp, Wp, g, e, a); // S_n (Eq. 14), W_n (Eq. 13)
+          // retrieval group n+1 reads W_n (chunk n's own closing token included, Eq. 15)
+          const piece = (defer ? null : read.read(n + 1, r.W)) ?? tf.zeros([G, 0, dh]);
+          const mn = o.withSurprise ? momentumNorm(r.S) : tf.zeros([0]);
+          return { W: r.W, S: r.S, piece, mn } as unknown as tf.TensorContainer;
+        }) as unknown as { W: FastWeights; S: FastWeights; piece: tf.Tensor; mn: tf.Tensor };
+        W = step.W;
+        S = step.S;
+        read.add(step.piece);
+        if (o.withSurprise) sMom.push(step.mn);
+        else step.mn.dispose();
+        n += 1;
+        if (refreshNow) Wg = W; // refresh the gradient weights
+        if (defer) deferred = n;
+        release(prev);
+      }
+      tf.dispose(cg.grads);
+    }
+
+    let surprise: SurpriseTensors | null = null;
+    if (o.withSurprise) {
+      const cat1 = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 1));
+      surprise = {
+        loss: cat1(sLoss), //                                            [G, nStore]
+        theta, //                                                        [G, nStore]
+        gradNorm: sNorms[0]!.map((_, i) => cat1(sNorms.map((ns) => ns[i]!))), // each [G, nStore]
+        eta: gates.eta, //                                               [G, n1-n0]
+        alpha: gates.alpha, //                                           [G, n1-n0]
+        momentumNorm: tf.stack(sMom, 1), //                              [G, n1-n0]
+      };
+    }
+    return { memory: { W, S, Wg }, surprise };
+  }
+}
+
+/** fast weights W, momentum S and the gradient weights Wg of one point of the recurrence */
+interface Memory {
+  W: FastWeights;
+  S: FastWeights;
+  Wg: FastWeights;
+}
+
+const sameWeights = (a: FastWeights, b: FastWeights) => a.every((t, i) => t === b[i]);
+
+/** Where a call of T tokens sits in the document: absolute positions, chunk n = [n b, (n+1) b). */
+interface CallSpan {
+  /** absolute positions of x[:, 0] and one past x[:, T-1] */
+  p0: number;
+  p1: number;
+  /** absolute position of xFull[:, 0] (the carried inputs come before x) */
+  cs: number;
+  /** chunks completed before and after the call: it stores chunks n0 .. n1-1 */
+  n0: number;
+  n1: number;
+  /** first token not yet stored (n0 b) and the number stored now ((n1 - n0) b) */
+  s0: number;
+  nStore: number;
+  /** first position the next call needs (its unfinished chunk and the conv context before it) */
+  carryFrom: number;
+}
+
+function callSpan(c: NeuralMemoryConfig, state: MemoryState | null, T: number): CallSpan {
+  const b = c.chunkSize;
+  const p0 = state?.pos ?? 0;
+  const p1 = p0 + T;
+  const carryLen = state?.carry ? state.carry.shape[1]! : 0;
+  const n0 = Math.floor(p0 / b);
+  const n1 = Math.floor(p1 / b);
+  const keepConv = c.mode === 'titans' ? c.convKernel - 1 : 0;
+  return { p0, p1, cs: p0 - carryLen, n0, n1, s0: n0 * b, nStore: (n1 - n0) * b, carryFrom: Math.max(0, n1 * b - keepConv) };
+}
+
+/** rows of t [B', p1-cs, ...] at absolute positions [from, from + n) (t's row 0 is at cs) */
+function callRows(t: tf.Tensor, cs: number, from: number, n: number): tf.Tensor {
+  return tf.slice(t, [0, from - cs, 0], [t.shape[0]!, n, t.shape[2]!]);
+}
+
+/**
+ * The retrieval (docs/titans.md section 1, Retrieval; paper Eq. 15): y_t = M*(q_t), a forward pass
+ * of the memory without update, with the causal rule: the token at absolute position p reads
+ * W_j, j = floor((p + 1) / b), the weights after every chunk whose tokens are all <= p. The tokens
+ * of a call that read W_j form retrieval group j, positions [max(p0, j b - 1), min(p1, (j+1) b - 1)).
+ * Groups are read in order j = n0, n0 + 1, ... as the update produces W_j.
+ */
+class CausalRetrieval {
+  private readonly groups: tf.Tensor[] = [];
+
+  /** Q [G, T, dh]: the queries of the call's tokens, positions [p0, p1) */
+  constructor(
+    private readonly c: NeuralMemoryConfig,
+    private readonly Q: tf.Tensor,
+    private readonly p0: number,
+    private readonly p1: number,
+  ) {}
+
+  /** queries of group j [G, hi-lo, dh]; null when no token of this call reads W_j */
+  queries(j: number): tf.Tensor | null {
+    const b = this.c.chunkSize;
+    const lo = Math.max(this.p0, j * b - 1);
+    const hi = Math.min(this.p1, (j + 1) * b - 1);
+    return hi > lo ? tf.slice(this.Q, [0, lo - this.p0, 0], [this.Q.shape[0]!, hi - lo, this.c.dimHead]) : null;
+  }
+
+  /** y_t = M_{W_j}(q_t) for the tokens of group j (Eq. 15)                      [G, hi-lo, dh] */
+  read(j: number, Wj: FastWeights): tf.Tensor | null {
+    const q = this.queries(j);
+    return q ? memForward(this.c, Wj, q).P : null;
+  }
+
+  /** keep the next group's outputs (an empty or missing one is dropped) */
+  add(y: tf.Tensor | null): void {
+    if (!y) return;
+    if (y.shape[1]! > 0) this.groups.push(y);
+    else y.dispose();
+  }
+
+  /** every token's y_t, in token order                                                   [G, T, dh] */
+  output(): tf.Tensor {
+    return this.groups.length === 1 ? this.groups[0]! : tf.concat(this.groups, 1);
+  }
+}
+
+/**
+ * Multi-head output (docs/titans.md section 1, Multi-head memory): optional per-head RMSNorm of y,
+ * then each head gated by sigmoid(x W_gate) and the heads merged with a linear map.
+ * Y [G, T, dh]; xq () => [B, T, d], the retrieve-normed inputs of the same tokens. -> [B, T, d]
+ */
+function combineHeads(c: NeuralMemoryConfig, p: Params, Y: tf.Tensor, xq: () => tf.Tensor): tf.Tensor {
+  const H = c.heads;
+  const [G, T] = Y.shape as [number, number];
+  if (c.postNorm) Y = multiheadRmsNorm(Y, p.postNorm!, H, c.rmsEps);
+  if (H === 1) return mergeHeads(Y, 1);
+  const gate = tf.sigmoid(linear(xq(), p.gateW!)); //                   [B, T, h]
+  const gateG = tf.reshape(tf.transpose(gate, [0, 2, 1]), [G, T, 1]); // [G, T, 1]
+  return linear(mergeHeads(tf.mul(Y, gateG), H), p.outW!); //          [B, T, d]
 }
 
 function emptySurprise(start: number, firstChunk: number, memories: number, tensorNames: string[]): SurpriseReport {
