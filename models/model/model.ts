@@ -3,7 +3,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { type SurpriseReport, withAsyncSurprise } from '../memory/surprise.js';
 import { mm, rmsNorm } from '../memory/ops.js';
-import { type BlockContext, lmmBlock, macBlock, magBlock, malBlock } from './blocks.js';
+import type { Block, BlockContext } from './block-common.js';
+import { lmmBlock } from './lmm.js';
+import { macBlock } from './mac.js';
+import { magBlock } from './mag.js';
+import { malBlock } from './mal.js';
 import { type ModelConfig, validateModelConfig } from './config.js';
 import { embed } from './layers.js';
 import { countParams, createParams, disposeParams, type ModelParams } from './params.js';
@@ -22,7 +26,7 @@ export interface ForwardResult {
   surprise?: SurpriseReport[][];
 }
 
-const BLOCKS = { mac: macBlock, mag: magBlock, mal: malBlock, lmm: lmmBlock };
+const BLOCKS: Record<ModelConfig['arch'], Block> = { mac: macBlock, mag: magBlock, mal: malBlock, lmm: lmmBlock };
 
 export class TitansModel {
   readonly params: ModelParams;
