@@ -1,5 +1,6 @@
 // Configuration and parameter layout of the neural long-term memory (LMM), shared by the
-// tfjs module (models/memory/*) and the float64 reference (models/reference/memory64.ts).
+// tfjs module (models/memory/*) and the float64 reference the tests check it against
+// (test/oracles/memory64.ts).
 // Spec: docs/titans.md section 1 (paper arXiv 2501.00663 section 3.1, 4.4).
 
 /** 'titans': our model (conv + SiLU + l2-norm projections, gradients at W_{n-1} for every chunk).

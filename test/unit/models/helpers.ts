@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type NeuralMemoryConfig, paramShapes } from '../../../models/memory/config.js';
-import type { TorchVectors } from '../../../models/memory/torch-compat.js';
+import type { TorchVectors } from '../../oracles/torch-compat.js';
 
 /** activate a tfjs backend for a test file ('cpu' by default, TITANS_TEST_BACKEND to override) */
 export async function useBackend(name = process.env.TITANS_TEST_BACKEND ?? 'cpu'): Promise<void> {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, memParamNames, paramShapes } from '../../../models/memory/config.js';
 import { memChunkGrads, memForward } from '../../../models/memory/mlp.js';
-import { flatW64, headW0, memForward64, memGrad64 } from '../../../models/reference/memory64.js';
+import { flatW64, headW0, memForward64, memGrad64 } from '../../oracles/memory64.js';
 import { compare, randomParams, rng, useBackend } from './helpers.js';
 
 for (const backend of ['cpu', 'wasm']) {

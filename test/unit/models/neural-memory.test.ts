@@ -11,7 +11,7 @@ import {
   disposeState,
   serializeState,
 } from '../../../models/memory/neural-memory.js';
-import { flatW64, neuralMemory64 } from '../../../models/reference/memory64.js';
+import { flatW64, neuralMemory64 } from '../../oracles/memory64.js';
 import { compare, randomInput, randomParams, rng, toTensor, useBackend, centralDifference } from './helpers.js';
 
 // every suite runs on cpu and on wasm (cheap at these sizes); TITANS_TEST_BACKEND picks one

@@ -2,7 +2,7 @@
 // module vs titans-pytorch (float64 vectors, docs/titans.md section 5).
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, type NeuralMemoryConfig } from '../../../models/memory/config.js';
-import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../../models/memory/torch-compat.js';
+import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../oracles/torch-compat.js';
 import {
   type MemW64,
   erf64,
@@ -11,7 +11,7 @@ import {
   memGrad64,
   memLossSum64,
   neuralMemory64,
-} from '../../../models/reference/memory64.js';
+} from '../../oracles/memory64.js';
 import { VECTOR_FILES, compare, loadVectors, randomParams, rng, centralDifference } from './helpers.js';
 
 describe('erf64', () => {

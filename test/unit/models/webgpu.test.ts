@@ -21,14 +21,14 @@ import { type BackendInfo, selectBackend, takeWebGPUErrors } from '../../../mode
 import { defaultConfig, type NeuralMemoryConfig } from '../../../models/memory/config.js';
 import { type MemoryState, NeuralMemory, disposeState, serializeState } from '../../../models/memory/neural-memory.js';
 import { withAsyncSurprise } from '../../../models/memory/surprise.js';
-import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../../models/memory/torch-compat.js';
+import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../oracles/torch-compat.js';
 import { modelConfig } from '../../../models/model/config.js';
 import { generate } from '../../../models/model/generate.js';
 import { trainLanguageModel } from '../../../models/model/train-lm.js';
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
 import { readCheckpointFileSync } from '../../../models/checkpoint/format.js';
 import { disposeModelState, type ModelState, TitansModel } from '../../../models/model/model.js';
-import { neuralMemory64 } from '../../../models/reference/memory64.js';
+import { neuralMemory64 } from '../../oracles/memory64.js';
 import { AdamW, clipByGlobalNormTensor } from '../../../models/train/optimizer.js';
 import { prefetch } from '../../../models/util/readback.js';
 import { VECTOR_FILES, compare, loadVectors, randomInput, randomParams, toTensor } from './helpers.js';

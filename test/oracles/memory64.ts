@@ -10,7 +10,7 @@ import {
   memLayerDims,
   memParamNames,
   paramShapes,
-} from '../memory/config.js';
+} from '../../models/memory/config.js';
 
 // ---------------------------------------------------------------- scalar functions
 

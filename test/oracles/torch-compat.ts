@@ -1,7 +1,7 @@
 // Mapping between titans-pytorch NeuralMemory (commit cc016eb) and our module, for the parity tests
 // with test/fixtures/titans-vectors (docs/titans.md section 5). Plain numbers only (no tfjs).
 
-import { FLOAT64_EPS, type NeuralMemoryConfig, defaultConfig, paramShapes } from './config.js';
+import { FLOAT64_EPS, type NeuralMemoryConfig, defaultConfig, paramShapes } from '../../models/memory/config.js';
 
 type Nested = number | Nested[];
 
