@@ -1,8 +1,16 @@
-// The bounds on parsing one document (PDF, EPUB, DOCX, HTML), and the messages that name them.
-// A parse runs in a worker thread (see parse-in-worker.ts) with a wall-clock limit and a heap
+// The bounds on importing one document, and the messages that name them: the size of a file
+// (any format; PDF, EPUB, DOCX and HTML, which are read whole, have a lower bound than streamed
+// text), and the bounds on parsing one (PDF, EPUB, DOCX, HTML). A parse runs in a worker thread (see parse-in-worker.ts) with a wall-clock limit and a heap
 // limit, and its text may not grow past MAX_DOCUMENT_CHARS, so a hostile or pathological file
 // fails alone with one of these errors while the app and the library stay up.
 import { ApiError } from '../api/errors.js';
+
+/** The largest file imported at all (plain text and Markdown are streamed, so only the disk bounds them). */
+export const MAX_FILE_BYTES = 4 * 1024 ** 3;
+/** The largest PDF, EPUB, DOCX or HTML file: these are read whole into memory and parsed. */
+export const MAX_DOCUMENT_BYTES = 1024 ** 3;
+/** The largest text file a fine-tune reads (whole, not streamed). */
+export const MAX_TRAINING_FILE_BYTES = 512 * 1024 * 1024;
 
 /** The most text one parsed document may have: 128 Mi UTF-16 code units, i.e. 256 MB of text in memory. */
 export const MAX_DOCUMENT_CHARS = 128 * 1024 * 1024;
@@ -28,6 +36,15 @@ export function resolveLimits(limits: Partial<ParseLimits> = {}): ParseLimits {
     maxHeapMb: limits.maxHeapMb ?? DEFAULT_PARSE_LIMITS.maxHeapMb,
     maxChars: limits.maxChars ?? DEFAULT_PARSE_LIMITS.maxChars,
   };
+}
+
+/** A file over a byte limit (`what` it is the limit for: "one document", "one training file"). */
+export function fileTooLarge(name: string, size: number, maxBytes: number, what = 'one document'): ApiError {
+  return new ApiError('too_large', `${name} is ${describeFileSize(size)}, larger than the ${describeFileLimit(maxBytes)} limit for ${what}.`, 'Split it into smaller files.');
+}
+
+export function emptyFile(name: string): ApiError {
+  return new ApiError('empty_file', `${name} is empty: there is nothing to read.`, 'Check that you picked the right file.');
 }
 
 const SPLIT_HINT = 'If it is a genuine document, split it into smaller files (for example one per part or volume) and import those.';
@@ -66,6 +83,20 @@ export function describeBytes(bytes: number): string {
   if (bytes >= 1024 ** 3) return `${+(bytes / 1024 ** 3).toFixed(1)} GB`;
   if (bytes >= 1024 ** 2) return `${+(bytes / 1024 ** 2).toFixed(1)} MB`;
   return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/** A file's size, to a tenth of its unit: "1.0 GiB", "3.2 MiB", "12.0 KiB". */
+export function describeFileSize(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** A byte limit as it was set: "4 GiB", "512 MiB", "0.1 KiB". */
+function describeFileLimit(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${+(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  if (bytes >= 1024 ** 2) return `${+(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${+(bytes / 1024).toFixed(1)} KiB`;
 }
 
 export function describeMs(ms: number): string {

@@ -2,17 +2,15 @@
 // (for training data, which is read at once rather than streamed into the library).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApiError } from '../api/errors.js';
 import { createDecoder, NewlineNormalizer } from './decode.js';
+import { emptyFile, fileTooLarge, MAX_TRAINING_FILE_BYTES } from './limits.js';
 import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from './sniff.js';
-
-export const MAX_TRAINING_FILE_BYTES = 512 * 1024 * 1024;
 
 export function readTextFile(file: string): string {
   const name = path.basename(file);
   const size = fs.statSync(file).size;
-  if (size === 0) throw new ApiError('empty_file', `${name} is empty.`);
-  if (size > MAX_TRAINING_FILE_BYTES) throw new ApiError('too_large', `${name} is larger than ${MAX_TRAINING_FILE_BYTES / 1024 ** 2} MB.`, 'Split it into smaller files.');
+  if (size === 0) throw emptyFile(name);
+  if (size > MAX_TRAINING_FILE_BYTES) throw fileTooLarge(name, size, MAX_TRAINING_FILE_BYTES, 'one training file');
   const bytes = fs.readFileSync(file);
   const sniffed = sniffText(bytes.subarray(0, 64 * 1024), name);
   const decode = (encoding: string, skip: number) => {

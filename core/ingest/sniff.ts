@@ -1,22 +1,10 @@
-// Decide what a file really is from its first bytes, before trusting its name:
-// binary formats named .txt, the text encoding (BOM, UTF-8, UTF-16 without BOM, legacy code pages).
+// Decide how a text file is encoded from its first bytes, before trusting its name: binary formats
+// named .txt are refused (their signatures: core/ingest/detect.ts), then the text encoding (BOM,
+// UTF-8, UTF-16 without BOM, legacy code pages).
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { ApiError } from '../api/errors.js';
-
-const MAGIC: Array<[string, number[]]> = [
-  ['a PDF document', [0x25, 0x50, 0x44, 0x46]], // %PDF
-  ['a ZIP archive (EPUB, DOCX and similar are ZIP files)', [0x50, 0x4b, 0x03, 0x04]],
-  ['a PNG image', [0x89, 0x50, 0x4e, 0x47]],
-  ['a JPEG image', [0xff, 0xd8, 0xff]],
-  ['a GIF image', [0x47, 0x49, 0x46, 0x38]],
-  ['a gzip archive', [0x1f, 0x8b]],
-  ['an ELF executable', [0x7f, 0x45, 0x4c, 0x46]],
-  ['a SQLite database', [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65, 0x20, 0x66]],
-  ['a 7-Zip archive', [0x37, 0x7a, 0xbc, 0xaf]],
-  ['a Word 97-2003 document', [0xd0, 0xcf, 0x11, 0xe0]],
-  ['an RTF document', [0x7b, 0x5c, 0x72, 0x74, 0x66]],
-];
+import { signatureOf, SUPPORTED_FORMATS } from './detect.js';
 
 export interface Sniffed {
   /** An encoding name iconv-lite accepts, or 'utf-8'. */
@@ -33,11 +21,8 @@ export function sniffText(sample: Uint8Array, fileName: string): Sniffed {
   if (sample[0] === 0xff && sample[1] === 0xfe) return { encoding: 'utf-16le', bomLength: 2 };
   if (sample[0] === 0xfe && sample[1] === 0xff) return { encoding: 'utf-16be', bomLength: 2 };
 
-  for (const [what, magic] of MAGIC) {
-    if (magic.every((b, i) => sample[i] === b)) {
-      throw new ApiError('binary_file', `${fileName} is not a text file: it looks like ${what}.`, 'Titans Reader imports PDF, EPUB, Word (.docx), HTML, Markdown and plain text.');
-    }
-  }
+  const signature = signatureOf(sample);
+  if (signature) throw new ApiError('binary_file', `${fileName} is not a text file: it looks like ${signature.what}.`, `Titans Reader imports ${SUPPORTED_FORMATS}.`);
 
   const utf16 = guessUtf16WithoutBom(sample);
   if (utf16) return { encoding: utf16, bomLength: 0 };

@@ -1,10 +1,10 @@
 // Imports a document into the library. Plain text and Markdown are streamed (constant memory for
 // any size); PDF, EPUB, DOCX and HTML go through their parsers (core/ingest/formats), in a worker
 // thread with a time and a heap limit and a cap on their text (core/ingest/limits.ts), so a
-// hostile file fails alone with a message naming the limit. A file is
-// taken for what its bytes say it is, its name second. The document row is written first with
-// status 'importing' and flipped to 'ready' at the end, so a crash or a failure leaves nothing
-// visible; leftovers are swept on the next open.
+// hostile file fails alone with a message naming the limit. A file is taken for what its bytes say
+// it is, its name second (core/ingest/detect.ts). The document row is written first with status
+// 'importing' and flipped to 'ready' at the end, so a crash or a failure leaves nothing visible;
+// leftovers are swept on the next open.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,8 +12,9 @@ import type { DocumentFormat, DocumentSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { countNewlines, TextAssembler, type Block, type ChapterMark } from '../ingest/assembler.js';
 import { createDecoder, NewlineNormalizer } from '../ingest/decode.js';
-import { DEFAULT_MAX_DOCUMENT_BYTES, type ParsedDocument } from '../ingest/formats/index.js';
-import { resolveLimits, textTooLong, type ParseLimits } from '../ingest/limits.js';
+import { checkFile, formatByName, importKind, isParsedFormat, SUPPORTED_FORMATS } from '../ingest/detect.js';
+import type { ParsedDocument } from '../ingest/formats/index.js';
+import { MAX_FILE_BYTES, resolveLimits, textTooLong, type ParseLimits } from '../ingest/limits.js';
 import { parseInWorker } from '../ingest/parse-in-worker.js';
 import { detectLegacyEncodingAfterAscii, junkRatio, notText, sniffText } from '../ingest/sniff.js';
 import type { Db } from './database.js';
@@ -21,17 +22,9 @@ import { DocumentWriter } from './document-writer.js';
 import { getSummary } from './queries.js';
 import { isAlive } from '../process.js';
 
-export const MAX_FILE_BYTES = 4 * 1024 ** 3;
 const READ_CHUNK = 1024 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
 const MAX_JUNK_RATIO = 0.01;
-
-const FORMATS: Record<string, DocumentFormat> = {
-  '.txt': 'text', '.text': 'text', '.asc': 'text', '': 'text',
-  '.md': 'markdown', '.markdown': 'markdown', '.mdown': 'markdown', '.mkd': 'markdown',
-  '.pdf': 'pdf', '.epub': 'epub', '.docx': 'docx', '.html': 'html', '.htm': 'html', '.xhtml': 'html',
-};
-const SUPPORTED = 'PDF, EPUB, Word (.docx), HTML, Markdown (.md) and plain text (.txt)';
 
 export interface ImportResult {
   document: DocumentSummary;
@@ -52,53 +45,23 @@ export interface ImportOptions {
   limits?: Partial<ParseLimits>;
 }
 
-export function formatOf(fileName: string): DocumentFormat {
-  const ext = path.extname(fileName).toLowerCase();
-  const format = FORMATS[ext];
-  if (!format) {
-    throw new ApiError('unsupported_format', `${fileName}: the ${ext} format is not supported.`, `Titans Reader imports ${SUPPORTED}.`);
-  }
-  return format;
-}
-
-const isTextFormat = (f: DocumentFormat) => f === 'text' || f === 'markdown';
-const PDF_MAGIC = [0x25, 0x50, 0x44, 0x46]; // %PDF
-const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04]; // PK.. (EPUB, DOCX)
-const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
-
 /** Import any supported document: by its bytes first (a PDF named .txt is a PDF), then by its name. */
 export async function importFile(db: Db, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const name = opts.displayName ?? path.basename(file);
-  const byName = formatOf(name);
-  const stat = await statFile(file, name);
-  const head = await readHead(file, 8);
-  const parsed = !isTextFormat(byName) || startsWith(head, PDF_MAGIC) || startsWith(head, ZIP_MAGIC);
-  if (parsed && stat.size > DEFAULT_MAX_DOCUMENT_BYTES) {
-    throw new ApiError('too_large', `${name} is ${(stat.size / 1024 ** 3).toFixed(1)} GiB, larger than the ${DEFAULT_MAX_DOCUMENT_BYTES / 1024 ** 3} GiB limit for one document.`, 'Split it into smaller files.');
-  }
+  const kind = await importKind(file, name);
   const { sha256, sample } = await hashAndSample(file, opts.signal);
   const existing = findDuplicate(db, sha256);
   if (existing) return existing;
-  if (!parsed) return importText(db, file, name, byName, stat.size, sha256, sample, opts);
-  return importParsed(db, file, name, stat.size, sha256, opts);
-}
-
-async function readHead(file: string, n: number): Promise<Uint8Array> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    const { bytesRead, buffer } = await fh.read(new Uint8Array(n), 0, n, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+  if (!kind.parsed) return importText(db, file, name, kind.format, kind.size, sha256, sample, opts);
+  return importParsed(db, file, name, kind.size, sha256, opts);
 }
 
 /** Import a plain-text or Markdown file (streamed). */
 export async function importTextFile(db: Db, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const name = opts.displayName ?? path.basename(file);
-  const format = formatOf(name);
-  if (!isTextFormat(format)) throw new ApiError('unsupported_format', `${name} is not a text or Markdown file.`, `Import it as a document; Titans Reader imports ${SUPPORTED}.`);
-  const stat = await statFile(file, name);
+  const format = formatByName(name);
+  if (isParsedFormat(format)) throw new ApiError('unsupported_format', `${name} is not a text or Markdown file.`, `Import it as a document; Titans Reader imports ${SUPPORTED_FORMATS}.`);
+  const stat = await checkFile(file, name, MAX_FILE_BYTES);
   const { sha256, sample } = await hashAndSample(file, opts.signal);
   return findDuplicate(db, sha256) ?? importText(db, file, name, format, stat.size, sha256, sample, opts);
 }
@@ -106,21 +69,6 @@ export async function importTextFile(db: Db, file: string, opts: ImportOptions =
 function findDuplicate(db: Db, sha256: string): ImportResult | null {
   const existing = db.prepare(`SELECT id FROM documents WHERE sha256 = ? AND status = 'ready'`).get(sha256) as { id: number } | undefined;
   return existing ? { document: getSummary(db, existing.id), duplicate: true } : null;
-}
-
-async function statFile(file: string, name: string): Promise<fs.Stats> {
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.stat(file);
-  } catch (e) {
-    throw new ApiError('not_found', `Cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`, 'Check that the file exists and that you may read it.');
-  }
-  if (!stat.isFile()) throw new ApiError('unreadable', `${name} is not a regular file.`);
-  if (stat.size === 0) throw new ApiError('empty_file', `${name} is empty: there is nothing to read.`, 'Check that you picked the right file.');
-  if (stat.size > MAX_FILE_BYTES) {
-    throw new ApiError('too_large', `${name} is ${(stat.size / 1024 ** 3).toFixed(1)} GiB; the limit is ${MAX_FILE_BYTES / 1024 ** 3} GiB.`, 'Split it into smaller files.');
-  }
-  return stat;
 }
 
 async function importText(db: Db, file: string, name: string, format: DocumentFormat, size: number, sha256: string, sample: Uint8Array, opts: ImportOptions): Promise<ImportResult> {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../api/errors.js';
-import { MAX_FILE_BYTES } from './importer.js';
+import { emptyFile, fileTooLarge, MAX_FILE_BYTES } from '../ingest/limits.js';
 
 /** Uploads open at once (begun, not yet finished or aborted). Matches finetune.start's 1000 uploadIds. */
 export const MAX_OPEN_UPLOADS = 1000;
@@ -68,8 +68,8 @@ export class Uploads {
   begin(name: string, size: number): string {
     this.expire();
     const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
-    if (size === 0) throw new ApiError('empty_file', `${name} is empty: there is nothing to read.`, 'Check that you picked the right file.');
-    if (size > MAX_FILE_BYTES) throw new ApiError('too_large', `${name} is larger than the ${MAX_FILE_BYTES / 1024 ** 3} GiB limit.`, 'Split it into smaller files.');
+    if (size === 0) throw emptyFile(name);
+    if (size > MAX_FILE_BYTES) throw fileTooLarge(name, size, MAX_FILE_BYTES);
     if (this.uploads.size >= MAX_OPEN_UPLOADS) {
       throw new ApiError('conflict', `Cannot start sending ${name}: ${MAX_OPEN_UPLOADS} uploads are already open, the most at once.`, 'Wait for the files being sent to finish, or cancel some, then try again.');
     }

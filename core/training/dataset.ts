@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../api/errors.js';
-import { BY_EXTENSION } from '../ingest/formats/index.js';
+import { parsedFormatByName } from '../ingest/detect.js';
 import { parseInWorker } from '../ingest/parse-in-worker.js';
 import { readTextFile } from '../ingest/read-text.js';
 import type { Db } from '../library/database.js';
@@ -46,7 +46,7 @@ export function expandPaths(paths: string[]): string[] {
 async function fileText(file: string, name: string): Promise<string> {
   const ext = path.extname(name).toLowerCase();
   // parsed in a worker with the importer's time and heap limits: a hostile file fails alone
-  if (Object.hasOwn(BY_EXTENSION, ext)) return (await parseInWorker(file, { displayName: name })).text;
+  if (parsedFormatByName(name)) return (await parseInWorker(file, { displayName: name })).text;
   if (!TEXT_EXTENSIONS.has(ext)) throw new ApiError('unsupported_format', `${name}: not a text or document file.`);
   return readTextFile(file);
 }

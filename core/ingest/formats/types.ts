@@ -1,7 +1,9 @@
 // The one shape every document parser (PDF, EPUB, DOCX, HTML) returns, with positions kept
 // so that a passage can be cited ("chapter 3, page 41") and opened at the exact place.
+import type { DocumentFormat } from '../../api/contract.js';
 
-export type DocumentFormat = 'pdf' | 'epub' | 'docx' | 'html';
+/** The formats a parser reads (the others, text and Markdown, are streamed). */
+export type ParsedFormat = Exclude<DocumentFormat, 'text' | 'markdown'>;
 
 export interface Chapter {
   title: string;
@@ -21,7 +23,7 @@ export interface PageMark {
 }
 
 export interface ParsedDocument {
-  format: DocumentFormat;
+  format: ParsedFormat;
   title: string | null;
   author: string | null;
   /** LF line ends, paragraphs separated by a blank line. */

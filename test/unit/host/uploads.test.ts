@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../../core/api/errors.js';
-import { MAX_FILE_BYTES } from '../../../core/library/importer.js';
+import { MAX_FILE_BYTES } from '../../../core/ingest/limits.js';
 import {
   MAX_OPEN_UPLOAD_BYTES,
   MAX_OPEN_UPLOADS,

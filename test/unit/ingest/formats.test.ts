@@ -251,7 +251,7 @@ describe('parseDocument', () => {
     fs.ftruncateSync(fd, 2 * 1024 ** 3);
     fs.closeSync(fd);
     const started = Date.now();
-    await expectRefused(huge, 'too_large', /2\.0 GB, larger than the 1\.0 GB limit/);
+    await expectRefused(huge, 'too_large', /2\.0 GiB, larger than the 1 GiB limit/);
     expect(Date.now() - started).toBeLessThan(1000);
     const small = await parseDocument(f.html, { maxBytes: 100 }).catch((e: unknown) => e);
     expect((small as ApiError).code).toBe('too_large');

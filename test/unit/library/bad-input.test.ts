@@ -78,7 +78,7 @@ describe('bad input', () => {
   });
 
   it('refuses a missing file', async () => {
-    await expectRejected(path.join(dir, 'nope.txt'), 'not_found', /Cannot read nope\.txt/);
+    await expectRejected(path.join(dir, 'nope.txt'), 'not_found', /nope\.txt does not exist/);
   });
 
   it('leaves nothing behind when an import is cancelled', async () => {
