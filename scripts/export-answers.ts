@@ -28,7 +28,8 @@ function main(): number {
   }
   const c = decodeCheckpoint(fs.readFileSync(path.resolve(modelFile)));
   const tokenizer = tokenizerFromSpec(c.tokenizer as unknown as TokenizerSpec);
-  const segment = attentionSegment(c.config as unknown as ModelConfig);
+  const config = c.config as unknown as ModelConfig;
+  const segment = attentionSegment(config); // for the log line only
   const corpus = loadCorpus(path.resolve(opt('corpus', '../shared/data')));
   if (!corpus) return 2;
   const count = num('count', 12000);
@@ -37,7 +38,7 @@ function main(): number {
   const englishBooks = corpus.train.filter((t) => t.lang === 'en').map((t) => t.text).join('\n\n');
   const examples = answerTuningExamples({ englishBooks, dataDir: path.resolve(opt('corpus', '../shared/data')), count: count + heldOut, seed: num('seed', 31, 0) });
   const lines = examples.map((ex, i) => {
-    const { ids, weights, answerFrom } = tokenizeExample(tokenizer, ex, contextWeight, segment);
+    const { ids, weights, answerFrom } = tokenizeExample(tokenizer, ex, contextWeight, config);
     return JSON.stringify({ split: i < heldOut ? 'heldout' : 'train', task: ex.task, ids: Array.from(ids), weights: Array.from(weights, (w) => Math.round(w * 1e6) / 1e6), answerFrom });
   });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });

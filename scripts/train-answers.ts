@@ -16,7 +16,6 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { SYNC_BACKEND_ORDER, selectBackend, parseBackendName } from '../models/backend.js';
 import { decodeCheckpoint } from '../models/checkpoint/format.js';
-import { attentionSegment } from '../models/model/config.js';
 import { MODEL_FORMAT, modelFromCheckpoint } from '../models/model/io.js';
 import { Rng, WindowSampler } from '../models/train/data.js';
 import { tokenizeTexts } from '../models/model/train-lm.js';
@@ -116,7 +115,7 @@ async function main(): Promise<number> {
   const baseStep = fromModel ? Number((base.meta as { steps?: number } | null)?.steps ?? 0) || null : ((base.meta as { training?: { step?: number } } | null)?.training?.step ?? null);
   const { model, tokenizer } = fromModel ? modelFromCheckpoint(base) : modelFromCheckpoint({ ...base, kind: 'model', meta: { format: MODEL_FORMAT }, tensors: base.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)) });
   const englishBooks = corpus.train.filter((t) => t.lang === 'en').map((t) => t.text).join('\n\n');
-  const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, attentionSegment(model.config)));
+  const all = answerTuningExamples({ englishBooks, dataDir: corpusDir, count: count + HELD_OUT, seed: 31 }).map((ex) => tokenizeExample(tokenizer, ex, contextWeight, model.config));
   const heldOut = all.slice(0, HELD_OUT);
   const examples = all.slice(HELD_OUT);
   const meanTokens = examples.reduce((n, e) => n + e.ids.length, 0) / examples.length;

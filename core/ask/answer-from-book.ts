@@ -6,8 +6,8 @@
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
-import { attentionSegment } from '../../models/model/config.js';
-import { answerPrompt, padToSegment } from './prompt.js';
+import { padPrompt } from '../../models/model/alignment.js';
+import { answerPrompt } from './prompt.js';
 import { answerSpans, PrefixTree } from './spans.js';
 import type { Db } from '../library/database.js';
 import { loadMemory } from '../reading/book-memory.js';
@@ -25,7 +25,7 @@ export async function answerFromBook(
   const state = req.useMemory ? loadMemory(db, req.docId, modelId) : null;
   const newline = tokenizer.encode('\n').ids[0];
   const eos = tokenizer.special('<eos>');
-  const prompt = padToSegment(tokenizer.encode(answerPrompt(req.context, req.question)).ids, state?.pos ?? 0, attentionSegment(model.config), tokenizer.encode(' ').ids[0]!);
+  const prompt = padPrompt(model.config, tokenizer.encode(answerPrompt(req.context, req.question)).ids, state?.pos ?? 0, tokenizer.encode(' ').ids[0]!);
   const out: number[] = [];
   let sent = '';
   let firstTokenMs: number | null = null;

@@ -11,21 +11,6 @@ export function answerPrompt(text: string, question: string): string {
   return `Question: ${question}\n${text}\nAnswer:`;
 }
 
-/**
- * Spaces to put before a prompt of `length` tokens read from position `pos`, so that its last
- * token ends one before a MAC segment does: the model attends only within its segment, and this
- * way the token it writes first (after "Answer:" and its space) sees the most of the prompt's end.
- */
-export function segmentPadding(pos: number, length: number, segment: number | null): number {
-  if (!segment) return 0;
-  return (((segment - 2 - ((pos + length - 1) % segment)) % segment) + segment) % segment;
-}
-
-/** The prompt's token ids read from `pos`, after the spaces segmentPadding asks for. */
-export function padToSegment(ids: ArrayLike<number>, pos: number, segment: number | null, space: number): number[] {
-  return [...new Array<number>(segmentPadding(pos, ids.length, segment)).fill(space), ...Array.from(ids)];
-}
-
 const STOP = new Set('a an the is are was were be been of in on at to for from by with and or not no what which who whom whose where when why how does did do is it its this that these those there here mentioned provided text'.split(' '));
 
 export function words(s: string): string[] {

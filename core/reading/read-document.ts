@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeCheckpoint, encodeCheckpoint } from '../../models/checkpoint/format.js';
 import type { SurpriseReport } from '../../models/memory/surprise.js';
+import { readStep } from '../../models/model/alignment.js';
 import { hasMemory } from '../../models/model/config.js';
 import { stateFromCheckpoint, stateToCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
@@ -45,10 +46,9 @@ const NO_TOP_PROB = Array.from({ length: TOP_K }, () => NaN);
 export const DEFAULT_CHECKPOINT_TOKENS = 8192;
 const BLOCKS_PER_QUERY = 8;
 
+/** Tokens per forward call: whole MAC segments / memory chunks near `wanted` (models/model/alignment.ts). */
 export function stepSize(model: TitansModel, wanted = 256): number {
-  const c = model.config;
-  const unit = c.arch === 'mac' ? c.segment : c.memory.chunkSize;
-  return unit * Math.max(1, Math.round(wanted / unit));
+  return readStep(model.config, wanted);
 }
 
 /** Tokens of the document's text, block by block (the tokenizer runs per stored block). */

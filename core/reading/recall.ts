@@ -2,6 +2,7 @@
 // document's memory. For each: the memory's own loss on the cue per layer (low: the memory knows
 // it), the model's surprisal of the cue, and what the model writes after it (greedy).
 import * as tf from '@tensorflow/tfjs';
+import { chunkPadding } from '../../models/model/alignment.js';
 import { hasMemory } from '../../models/model/config.js';
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
@@ -62,8 +63,7 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
 /** Read the cue (padded with spaces to finish its last memory chunk, so every cue token is stored and scored). */
 async function scoreCue(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, ids: Int32Array, layers: number[]): Promise<{ lmLoss: number | null; memLoss: Array<number | null> }> {
   const pos = state?.pos ?? 0;
-  const b = model.config.memory.chunkSize;
-  const pad = (b - ((pos + ids.length) % b)) % b;
+  const pad = chunkPadding(model.config, pos, ids.length);
   const space = tokenizer.encode(' ').ids[0] ?? 32;
   const input = Int32Array.from([...ids, ...Array.from({ length: pad }, () => space)]);
   const x = tf.tensor2d(input, [1, input.length], 'int32');

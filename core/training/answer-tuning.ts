@@ -7,10 +7,12 @@
 // 90% of every bAbI task's stories; the harness's haystack books and stories are never used.
 import fs from 'node:fs';
 import path from 'node:path';
+import { padPrompt } from '../../models/model/alignment.js';
+import type { ModelConfig } from '../../models/model/config.js';
 import { randomSource } from '../../models/util/random.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { babilongSamples, parseBabi, sniahSamples, splitStories, type Sample } from '../ask/eval.js';
-import { answerPrompt, focusContext, padToSegment } from '../ask/prompt.js';
+import { answerPrompt, focusContext } from '../ask/prompt.js';
 
 export interface AnswerExample {
   /** what the model reads, as the app writes it */
@@ -26,9 +28,10 @@ export function answerExample(s: Pick<Sample, 'text' | 'question' | 'answer' | '
 }
 
 /** Token ids and per-target weights: 1 on the answer's tokens (targets from answerFrom on),
- * `contextWeight` on the prompt's; the prompt padded as the app pads it (segmentPadding, read from the start). */
-export function tokenizeExample(tokenizer: Tokenizer, ex: AnswerExample, contextWeight: number, segment: number | null): { ids: Int32Array; weights: Float32Array; answerFrom: number } {
-  const prompt = padToSegment(tokenizer.encode(ex.prompt).ids, 0, segment, tokenizer.encode(' ').ids[0]!);
+ * `contextWeight` on the prompt's; the prompt padded as the app pads it for `model` (padPrompt, read
+ * from the start). */
+export function tokenizeExample(tokenizer: Tokenizer, ex: AnswerExample, contextWeight: number, model: Pick<ModelConfig, 'arch' | 'segment'>): { ids: Int32Array; weights: Float32Array; answerFrom: number } {
+  const prompt = padPrompt(model, tokenizer.encode(ex.prompt).ids, 0, tokenizer.encode(' ').ids[0]!);
   const target = tokenizer.encode(ex.target).ids;
   const ids = Int32Array.from([...prompt, ...target]);
   // weights[t] belongs to predicting ids[t + 1] from ids[0..t]

@@ -8,7 +8,8 @@ import type { BookAnswer } from '../../../core/api/contract.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
 import { mergeAnswers, supportedBy } from '../../../core/ask/answer.js';
-import { answerPrompt, exactMatch, focusContext, normalizeAnswer, segmentPadding } from '../../../core/ask/prompt.js';
+import { answerPrompt, exactMatch, focusContext, normalizeAnswer } from '../../../core/ask/prompt.js';
+import { promptPadding } from '../../../models/model/alignment.js';
 import { answerSpans, PrefixTree } from '../../../core/ask/spans.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
@@ -30,13 +31,13 @@ describe('the prompt', () => {
 
   it('pads a prompt so that the token written first sees a whole segment', () => {
     for (const [pos, length] of [[0, 10], [0, 63], [100, 250], [5, 1]] as const) {
-      const pad = segmentPadding(pos, length, 64);
+      const pad = promptPadding({ arch: 'mac', segment: 64 }, pos, length);
       expect(pad).toBeGreaterThanOrEqual(0);
       expect(pad).toBeLessThan(64);
       // the prompt's last token sits at segment index 62; the space written after it at 63
       expect((pos + pad + length - 1) % 64).toBe(62);
     }
-    expect(segmentPadding(17, 30, null)).toBe(0);
+    expect(promptPadding({ arch: 'mag', segment: 64 }, 17, 30)).toBe(0); // no segments: no padding
   });
 
   it('scores exact match on the first word, without punctuation or case', () => {

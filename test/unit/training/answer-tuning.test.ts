@@ -61,7 +61,7 @@ describe('answer tuning data', () => {
   it('weights the answer 1 and the prompt less, with the prompt padded to the segment', () => {
     const tok = new ByteTokenizer();
     const ex = { prompt: 'Question: Where is Fred?\nFred went to the park.\nAnswer:', target: ' park\n', task: 'qa1' };
-    const { ids, weights, answerFrom } = tokenizeExample(tok, ex, 0.1, 64);
+    const { ids, weights, answerFrom } = tokenizeExample(tok, ex, 0.1, { arch: 'mac', segment: 64 });
     const text = tok.decode(Array.from(ids));
     expect(text.trimStart()).toBe(ex.prompt + ex.target);
     const promptEnd = text.length - ex.target.length; // index of the answer's first token
