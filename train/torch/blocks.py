@@ -1,4 +1,4 @@
-"""One layer of each architecture (models/model/blocks.ts; docs/titans-torch.md section 3).
+"""One layer of each architecture (models/model/mac.ts, mag.ts, mal.ts, lmm.ts and block-common.ts; docs/titans-torch.md section 3).
 
 Every block maps x [B, T, d] at absolute positions [pos, pos + T) to the next layer's input and
 returns its new LayerState. For MAC the caller guarantees that [pos, pos + T) lies in one segment.
