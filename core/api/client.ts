@@ -1,13 +1,14 @@
 // The client side of the contract: what the renderer, the CLI and tests hold.
 import type { EventName, EventPayload, Method, Params, Result } from './contract.js';
+import type { ErrorInfo } from './errors.js';
 
 export interface ApiClient {
   call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
 
-/** Raised on the client when the core answered with an error. */
-export class RemoteError extends Error {
+/** Raised on the client when the core answered with an error (the error's shape: core/api/errors.ts). */
+export class RemoteError extends Error implements ErrorInfo {
   constructor(
     readonly code: string,
     message: string,

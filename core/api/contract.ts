@@ -2,6 +2,7 @@
 // Every transport (in-process, Electron IPC, WebSocket) carries exactly these requests and events,
 // and every request is validated against these schemas where it enters the core.
 import { z } from 'zod';
+import { ErrorInfo } from './errors.js';
 
 const id = z.number().int().positive();
 
@@ -28,7 +29,6 @@ export type DocumentFormat = z.infer<typeof DocumentFormat>;
 /** 'interrupted' is never stored: it is a 'reading' row whose reading process is gone (core/library/reading-status.ts). */
 export const ReadingState = z.enum(['queued', 'reading', 'paused', 'done', 'failed', 'interrupted']);
 export type ReadingState = z.infer<typeof ReadingState>;
-const ErrorInfo = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
 
 /** A document's latest reading into a model's memory, as the library list shows it. */
 export const ReadingBrief = z.object({
@@ -283,14 +283,20 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
-/** A model version: the default, one fine-tuned from another, or one imported. */
-export const ModelVersion = z.object({
+/** A model file: its id (the first 16 hex digits of its sha256), its name and path, what it is.
+ * The reading model is one (core/reading/reader-model.ts, the model worker's 'ready' message). */
+export const ModelInfo = z.object({
   id: z.string(),
   name: z.string(),
   file: z.string(),
   arch: z.string(),
   parameters: z.number().int().nonnegative(),
   trained: z.boolean(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+/** A model version: the default, one fine-tuned from another, or one imported. */
+export const ModelVersion = ModelInfo.extend({
   parentId: z.string().nullable(),
   parentName: z.string().nullable(),
   steps: z.number().int().nullable(),
@@ -307,6 +313,38 @@ export const ModelVersion = z.object({
 });
 export type ModelVersion = z.infer<typeof ModelVersion>;
 
+/** Which parameters a fine-tune trains: all, the memory's projections and gates only, or the last layer. */
+export const Trainable = z.enum(['all', 'memory', 'last']);
+export type Trainable = z.infer<typeof Trainable>;
+
+/** The bounds on a fine-tune's options: finetune.start's, the trainer's (core/training/protocol.ts)
+ * and the Models view's form. The learning rate is also above 0. */
+export const FINE_TUNE_BOUNDS = {
+  steps: { min: 1, max: 1_000_000 },
+  learningRate: { max: 1 },
+  batchSize: { min: 1, max: 64 },
+  seqLen: { min: 16, max: 4096 },
+  heldOut: { min: 0.02, max: 0.5 },
+  evalEvery: { min: 1, max: 100_000 },
+} as const;
+
+/** A fine-tune's options (finetune.start takes any of them; the rest are FINE_TUNE_DEFAULTS). */
+export const FineTuneOptions = z.object({
+  steps: z.number().int().min(FINE_TUNE_BOUNDS.steps.min).max(FINE_TUNE_BOUNDS.steps.max),
+  learningRate: z.number().positive().max(FINE_TUNE_BOUNDS.learningRate.max),
+  trainable: Trainable,
+  batchSize: z.number().int().min(FINE_TUNE_BOUNDS.batchSize.min).max(FINE_TUNE_BOUNDS.batchSize.max),
+  seqLen: z.number().int().min(FINE_TUNE_BOUNDS.seqLen.min).max(FINE_TUNE_BOUNDS.seqLen.max),
+  /** fraction of every text held out for evaluation (its tail) */
+  heldOut: z.number().min(FINE_TUNE_BOUNDS.heldOut.min).max(FINE_TUNE_BOUNDS.heldOut.max),
+  evalEvery: z.number().int().min(FINE_TUNE_BOUNDS.evalEvery.min).max(FINE_TUNE_BOUNDS.evalEvery.max),
+  seed: z.number().int(),
+});
+export type FineTuneOptions = z.infer<typeof FineTuneOptions>;
+
+/** The options a fine-tune runs with where finetune.start does not give them. */
+export const FINE_TUNE_DEFAULTS: Readonly<FineTuneOptions> = { steps: 200, learningRate: 1e-3, trainable: 'all', batchSize: 2, seqLen: 256, heldOut: 0.1, evalEvery: 25, seed: 1 };
+
 export const FineTuneStatus = z.enum(['running', 'paused', 'done', 'failed', 'cancelled']);
 export const FineTunePoint = z.object({ step: z.number().int(), loss: z.number(), evalLoss: z.number().nullable(), lr: z.number(), tokensPerSecond: z.number() });
 export type FineTunePoint = z.infer<typeof FineTunePoint>;
@@ -318,7 +356,7 @@ export const FineTuneSummary = z.object({
   status: FineTuneStatus,
   step: z.number().int().nonnegative(),
   steps: z.number().int().positive(),
-  options: z.object({ steps: z.number(), learningRate: z.number(), trainable: z.enum(['all', 'memory', 'last']), batchSize: z.number(), seqLen: z.number(), heldOut: z.number(), evalEvery: z.number(), seed: z.number() }),
+  options: FineTuneOptions,
   dataset: z.object({ texts: z.number().int(), chars: z.number().int(), sources: z.array(z.string()), skipped: z.array(z.object({ source: z.string(), reason: z.string() })) }),
   heldOutBefore: z.number().nullable(), // nats per token
   heldOutAfter: z.number().nullable(),
@@ -463,20 +501,7 @@ export const methods = {
         docIds: z.array(id).max(10_000).default([]),
         paths: z.array(z.string().min(1).max(4096)).max(1000).default([]),
         uploadIds: z.array(uploadId).max(1000).default([]),
-        options: z
-          .object({
-            steps: z.number().int().min(1).max(1_000_000),
-            learningRate: z.number().positive().max(1),
-            trainable: z.enum(['all', 'memory', 'last']),
-            batchSize: z.number().int().min(1).max(64),
-            seqLen: z.number().int().min(16).max(4096),
-            heldOut: z.number().min(0.02).max(0.5),
-            evalEvery: z.number().int().min(1).max(100_000),
-            seed: z.number().int(),
-          })
-          .partial()
-          .strict()
-          .default({}),
+        options: FineTuneOptions.partial().strict().default({}),
       })
       .strict(),
     result: FineTuneSummary,

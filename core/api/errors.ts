@@ -1,4 +1,6 @@
 // Errors that cross the API boundary: a stable code, a sentence for the user, and what to do.
+import { z } from 'zod';
+
 export const API_ERROR_CODES = [
   'bad_request', // the message failed validation
   'unknown_method',
@@ -18,11 +20,15 @@ export const API_ERROR_CODES = [
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
-export interface ApiErrorShape {
-  code: ApiErrorCode;
-  message: string;
-  hint?: string;
-}
+/** An error as it crosses a boundary (an API response, a worker's message): the one declaration of its shape. */
+export const ApiErrorShape = z.object({ code: z.enum(API_ERROR_CODES), message: z.string(), hint: z.string().optional() });
+export type ApiErrorShape = z.infer<typeof ApiErrorShape>;
+
+/** The same shape where it is received or read back rather than made (a response, a stored
+ * reading's or fine-tune's error): any code reads, so one from a newer core or an older library
+ * still shows its message. */
+export const ErrorInfo = ApiErrorShape.extend({ code: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
 
 export class ApiError extends Error implements ApiErrorShape {
   constructor(

@@ -1,6 +1,6 @@
 // The messages every out-of-process transport carries (WebSocket, Electron IPC), validated on receipt.
 import { z } from 'zod';
-import type { ApiErrorShape } from './errors.js';
+import { ErrorInfo, type ApiErrorShape } from './errors.js';
 
 export const WireRequest = z
   .object({
@@ -12,11 +12,9 @@ export const WireRequest = z
   .strict();
 export type WireRequest = z.infer<typeof WireRequest>;
 
-const WireError = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
-
 export const WireResponse = z.union([
   z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: WireError }),
+  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: ErrorInfo }),
 ]);
 export type WireResponse =
   | { type: 'response'; id: number; ok: true; result: unknown }

@@ -11,7 +11,7 @@ import { answerPrompt } from './prompt.js';
 import { answerSpans, PrefixTree } from './spans.js';
 import type { Db } from '../library/database.js';
 import { loadMemory } from '../reading/book-memory.js';
-import type { BookAnswer } from '../reading/protocol.js';
+import type { WorkerAnswer } from '../reading/protocol.js';
 
 export async function answerFromBook(
   db: Db,
@@ -20,7 +20,7 @@ export async function answerFromBook(
   modelId: string,
   req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' },
   onText: (delta: string) => void,
-): Promise<BookAnswer> {
+): Promise<WorkerAnswer> {
   const t0 = performance.now();
   const state = req.useMemory ? loadMemory(db, req.docId, modelId) : null;
   const newline = tokenizer.encode('\n').ids[0];

@@ -4,7 +4,7 @@
 // checkpoint is kept); `finetune resume ID` continues it.
 import fs from 'node:fs';
 import type { ApiClient } from '../api/client.js';
-import type { FineTuneSummary } from '../api/contract.js';
+import type { FineTuneSummary, Trainable } from '../api/contract.js';
 import type { Core } from '../app.js';
 import { formatDuration, table } from './format.js';
 import type { Out } from './reading.js';
@@ -85,7 +85,7 @@ export async function finetuneCommand(core: Core, api: ApiClient, args: string[]
     const v = opt(args, n);
     return v === undefined ? undefined : Number(v);
   };
-  const options = { steps: num('steps'), learningRate: num('lr'), batchSize: num('batch'), seqLen: num('seq'), trainable: opt(args, 'train') as 'all' | 'memory' | 'last' | undefined };
+  const options = { steps: num('steps'), learningRate: num('lr'), batchSize: num('batch'), seqLen: num('seq'), trainable: opt(args, 'train') as Trainable | undefined };
   const base = opt(args, 'base');
   const docIds = docs ? docs.split(',').map(Number) : [];
   if (!name || (args.length === 0 && docIds.length === 0)) {

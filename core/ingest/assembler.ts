@@ -1,6 +1,6 @@
 // Turns a stream of normalized text into stored blocks, chapters and metadata (chapters and metadata
 // only for text and Markdown), one line at a time, so a file of any size passes in constant memory.
-import type { DocumentFormat } from '../api/contract.js';
+import type { Chapter, DocumentFormat } from '../api/contract.js';
 import { headingOfMarkdownLine, headingOfPlainLine, metaLine, setextLevel } from './headings.js';
 
 export const BLOCK_TARGET = 16 * 1024; // characters per stored block (the reader renders per block)
@@ -13,15 +13,8 @@ export interface Block {
   text: string;
 }
 
-export interface ChapterMark {
-  title: string;
-  level: number;
-  start: number;
-  line: number;
-}
-
 export class TextAssembler {
-  readonly chapters: ChapterMark[] = [];
+  readonly chapters: Chapter[] = [];
   title: string | null = null;
   author: string | null = null;
   chars = 0; // characters written to blocks so far

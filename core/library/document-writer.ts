@@ -1,9 +1,8 @@
 // Writes one document into the library: the row (status 'importing' until finish), the text in
 // blocks, its passages into FTS5, chapters and pages. Every format's importer goes through it, so a
 // failure anywhere removes the partial document (abort) and a crash leaves a row the sweep removes.
-import type { DocumentFormat } from '../api/contract.js';
-import type { Block, ChapterMark } from '../ingest/assembler.js';
-import type { PageMark } from '../ingest/formats/types.js';
+import type { Chapter, DocumentFormat, PageMark } from '../api/contract.js';
+import type { Block } from '../ingest/assembler.js';
 import { PassageSplitter, type Passage } from '../ingest/passages.js';
 import type { Db } from './database.js';
 import { PROCESS_START } from '../process.js';
@@ -59,7 +58,7 @@ export class DocumentWriter {
   }
 
   /** Closes the document: the last passage, chapters, pages and metadata, then status 'ready'. */
-  finish(meta: { title: string; author: string | null; chars: number; lines: number; chapters: ChapterMark[]; pages?: PageMark[] }): void {
+  finish(meta: { title: string; author: string | null; chars: number; lines: number; chapters: Chapter[]; pages?: PageMark[] }): void {
     this.splitter.end();
     const insertChapter = this.db.prepare(`INSERT INTO chapters (doc_id, idx, title, level, start_char, line) VALUES (?, ?, ?, ?, ?, ?)`);
     const insertPage = this.db.prepare(`INSERT INTO pages (doc_id, idx, start_char, number, label) VALUES (?, ?, ?, ?, ?)`);

@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DocumentFormat, DocumentSummary } from '../api/contract.js';
+import type { Chapter, DocumentFormat, DocumentSummary, ImportResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
-import { countNewlines, TextAssembler, type Block, type ChapterMark } from '../ingest/assembler.js';
+import { countNewlines, TextAssembler, type Block } from '../ingest/assembler.js';
 import { createDecoder, NewlineNormalizer } from '../ingest/decode.js';
 import { checkFile, formatByName, importKind, isParsedFormat, SUPPORTED_FORMATS } from '../ingest/detect.js';
 import type { ParsedDocument } from '../ingest/formats/index.js';
@@ -25,11 +25,6 @@ import { isAlive } from '../process.js';
 const READ_CHUNK = 1024 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
 const MAX_JUNK_RATIO = 0.01;
-
-export interface ImportResult {
-  document: DocumentSummary;
-  duplicate: boolean;
-}
 
 export interface ImportProgress {
   bytesDone: number;
@@ -123,9 +118,9 @@ async function importParsed(db: Db, file: string, name: string, size: number, sh
 }
 
 /** The parser's chapters with the 1-based line each starts on. */
-function withLines(parsed: ParsedDocument): ChapterMark[] {
+function withLines(parsed: ParsedDocument): Chapter[] {
   const order = parsed.chapters.map((c, i) => ({ c, i })).sort((a, b) => a.c.start - b.c.start);
-  const out: ChapterMark[] = new Array(parsed.chapters.length);
+  const out: Chapter[] = new Array(parsed.chapters.length);
   let line = 1;
   let at = 0;
   for (const { c, i } of order) {

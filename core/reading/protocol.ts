@@ -1,8 +1,8 @@
 // Messages between the core and the model worker, validated on both sides (a process boundary in
 // spirit: the worker owns TensorFlow.js and the model; the core owns the queue and the UI's API).
 import { z } from 'zod';
-import { RecallResult } from '../api/contract.js';
-import { API_ERROR_CODES } from '../api/errors.js';
+import { BookAnswer, ModelInfo, RecallResult } from '../api/contract.js';
+import { ApiErrorShape } from '../api/errors.js';
 
 export const WorkerSettings = z.object({
   databasePath: z.string(),
@@ -29,21 +29,12 @@ export const ToWorker = z.discriminatedUnion('type', [
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
 
-const ErrorShape = z.object({ code: z.enum(API_ERROR_CODES), message: z.string(), hint: z.string().optional() });
-
-export const ModelInfo = z.object({
-  id: z.string(),
-  name: z.string(),
-  file: z.string(),
-  arch: z.string(),
-  parameters: z.number().int(),
-  trained: z.boolean(),
-});
+const WorkerAnswer = BookAnswer.pick({ text: true, usedMemory: true, firstTokenMs: true, ms: true });
 
 export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), model: ModelInfo, backend: z.string() }),
   /** the model could not be loaded: the worker exits */
-  z.object({ type: z.literal('fatal'), error: ErrorShape }),
+  z.object({ type: z.literal('fatal'), error: ApiErrorShape }),
   z.object({ type: z.literal('progress'), docId: z.number().int(), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
   z.object({
     type: z.literal('finished'),
@@ -53,21 +44,17 @@ export const FromWorker = z.discriminatedUnion('type', [
     tokensTotal: z.number().int().nonnegative(),
     seconds: z.number().nonnegative(),
   }),
-  z.object({ type: z.literal('failed'), docId: z.number().int(), error: ErrorShape }),
+  z.object({ type: z.literal('failed'), docId: z.number().int(), error: ApiErrorShape }),
   z.object({ type: z.literal('recalled'), requestId: z.number().int(), result: RecallResult }),
   /** a recall, answer or passage score failed */
-  z.object({ type: z.literal('requestFailed'), requestId: z.number().int(), error: ErrorShape }),
+  z.object({ type: z.literal('requestFailed'), requestId: z.number().int(), error: ApiErrorShape }),
   z.object({ type: z.literal('answerText'), requestId: z.number().int(), text: z.string() }),
   z.object({ type: z.literal('passagesScored'), requestId: z.number().int(), scores: z.array(z.number()) }),
-  z.object({ type: z.literal('answered'), requestId: z.number().int(), text: z.string(), usedMemory: z.boolean(), firstTokenMs: z.number().nullable(), ms: z.number() }),
+  z.object({ type: z.literal('answered'), requestId: z.number().int(), ...WorkerAnswer.shape }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;
 
-/** One book's answer, as the worker's 'answered' message carries it (core/ask/answer-from-book.ts). */
-export interface BookAnswer {
-  text: string;
-  /** the book's memory was loaded (false: it has not been read by this model yet) */
-  usedMemory: boolean;
-  firstTokenMs: number | null;
-  ms: number;
-}
+/** One book's answer, as the worker's 'answered' message carries it (core/ask/answer-from-book.ts):
+ * the worker's part of the contract's BookAnswer. usedMemory false: the book has not been read by
+ * this model yet. */
+export type WorkerAnswer = z.infer<typeof WorkerAnswer>;

@@ -3,18 +3,17 @@
 // checkpoint), and readings a crash interrupted are queued again on the next start. The worker
 // starts on first use, so commands that never read never load TensorFlow.js.
 import type { Worker } from 'node:worker_threads';
-import type { ReadingStatus, RecallResult } from '../api/contract.js';
+import type { ModelInfo, ReadingStatus, RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { isAlive, PROCESS_START } from '../process.js';
-import { FromWorker, type BookAnswer, type ToWorker, type WorkerSettings } from './protocol.js';
+import { FromWorker, type ToWorker, type WorkerAnswer, type WorkerSettings } from './protocol.js';
 import { listReadings } from '../library/reading-status.js';
 import { spawnWorker } from '../spawn-worker.js';
 
-type ModelInfo = Extract<FromWorker, { type: 'ready' }>['model'];
 
 interface Current {
   docId: number;
@@ -150,7 +149,7 @@ export class ReadingQueue {
   }
 
   /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
-  answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' }, onText: (text: string) => void): Promise<BookAnswer> {
+  answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' }, onText: (text: string) => void): Promise<WorkerAnswer> {
     return this.request((requestId) => ({ type: 'answer', requestId, ...req }), onText);
   }
 

@@ -10,6 +10,7 @@ import { modelConfig, type ModelConfig } from '../../models/model/config.js';
 import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
 import { TitansModel } from '../../models/model/model.js';
 import { ByteTokenizer, type Tokenizer } from '../../models/tokenizer/index.js';
+import type { ModelInfo } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { shippedModelFile } from '../../models/default/default-model.js';
@@ -22,22 +23,13 @@ export function defaultReaderConfig(): ModelConfig {
   return modelConfig({ arch: 'mac', vocabSize: new ByteTokenizer().vocabSize, dim: 128, layers: 2, heads: 4, segment: 64, memory: { chunkSize: 16, heads: 2 } });
 }
 
-export interface ReaderModelInfo {
-  id: string;
-  name: string;
-  file: string;
-  arch: string;
-  parameters: number;
-  trained: boolean;
-}
-
 /** A version's id (the first 16 hex digits of its file's sha256), its name (from its metadata, else the file's) and its path. */
 function modelIdentity(file: string, bytes: Uint8Array, meta: Record<string, JsonValue>): { id: string; name: string; file: string } {
   return { id: createHash('sha256').update(bytes).digest('hex').slice(0, 16), name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)), file: path.resolve(file) };
 }
 
 /** Add a model version to the library (or update where its file now is). */
-export function registerModel(db: Db, info: ReaderModelInfo, config: unknown, tokenizer: unknown, meta: Record<string, JsonValue>): void {
+export function registerModel(db: Db, info: ModelInfo, config: unknown, tokenizer: unknown, meta: Record<string, JsonValue>): void {
   const parent = typeof meta.parent === 'string' ? meta.parent : null;
   db.prepare(
     `INSERT INTO models (id, name, file, arch, parameters, config, tokenizer, trained, added_at, parent_id, meta) VALUES (@id, @name, @file, @arch, @parameters, @config, @tokenizer, @trained, @addedAt, @parent, @meta)
@@ -46,7 +38,7 @@ export function registerModel(db: Db, info: ReaderModelInfo, config: unknown, to
 }
 
 /** Read a model file's identity and metadata without keeping the model. */
-export function inspectModelFile(file: string): { info: ReaderModelInfo; config: unknown; tokenizer: unknown; meta: Record<string, JsonValue> } {
+export function inspectModelFile(file: string): { info: ModelInfo; config: unknown; tokenizer: unknown; meta: Record<string, JsonValue> } {
   const bytes = fs.readFileSync(file);
   const c = decodeCheckpoint(bytes);
   const meta = (c.meta ?? {}) as Record<string, JsonValue>;
@@ -61,7 +53,7 @@ export function inspectModelFile(file: string): { info: ReaderModelInfo; config:
 }
 
 export interface LoadedReaderModel {
-  info: ReaderModelInfo;
+  info: ModelInfo;
   model: TitansModel;
   tokenizer: Tokenizer;
 }
@@ -103,7 +95,7 @@ export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): Lo
     throw new ApiError('unreadable', `${path.basename(file)} is not a usable Titans model: ${(e as Error).message}.`, 'Choose a model file written by Titans Reader (titans-reader train).');
   }
   const meta = loaded.meta;
-  const info: ReaderModelInfo = {
+  const info: ModelInfo = {
     ...modelIdentity(file, bytes, meta),
     arch: loaded.model.config.arch,
     parameters: loaded.model.parameterCount,

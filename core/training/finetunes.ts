@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import type { FineTuneDetail, FineTunePoint, FineTuneSummary } from '../api/contract.js';
+import type { FineTuneDetail, FineTuneOptions, FineTunePoint, FineTuneSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
@@ -15,7 +15,7 @@ import { isAlive, PROCESS_START } from '../process.js';
 import { inspectModelFile, registerModel } from '../reading/reader-model.js';
 import { spawnWorker } from '../spawn-worker.js';
 import { buildDataset, type DatasetSources } from './dataset.js';
-import { FineTuneOptions, FromTrainer, type TrainSettings } from './protocol.js';
+import { FineTuneRunOptions, FromTrainer, type TrainSettings } from './protocol.js';
 import { modelRow } from './versions.js';
 
 interface Row {
@@ -101,7 +101,7 @@ export class FineTunes {
   private async create(req: { name: string; baseModelId?: string; options: Partial<FineTuneOptions> } & DatasetSources): Promise<FineTuneSummary> {
     const base = modelRow(this.db, req.baseModelId ?? (await this.currentModelId()));
     if (!fs.existsSync(base.file)) throw new ApiError('not_found', `The file of “${base.name}” is gone (${base.file}).`, 'Choose another base model.');
-    const options = FineTuneOptions.parse(req.options);
+    const options = FineTuneRunOptions.parse(req.options);
     const now = new Date().toISOString();
     const id = Number(
       this.db
@@ -213,7 +213,7 @@ export class FineTunes {
       checkpointPath: path.join(dir, 'checkpoint.training'),
       outFile,
       meta: { name: f.name, parent: f.baseModelId, data: f.dataset.sources.slice(0, 200), finetune: { id, options: f.options } },
-      options: FineTuneOptions.parse(f.options),
+      options: FineTuneRunOptions.parse(f.options),
       heldOutBefore: f.heldOutBefore,
       checkpointSeconds: this.settings.checkpointSeconds ?? 120,
       ...(this.settings.backend ? { backend: this.settings.backend } : {}),
@@ -328,7 +328,7 @@ export class FineTunes {
 const SELECT = `SELECT f.*, m.name AS base_name FROM finetunes f LEFT JOIN models m ON m.id = f.base_model_id`;
 
 function summary(r: Row): FineTuneSummary {
-  const options = FineTuneOptions.parse(JSON.parse(r.options));
+  const options = FineTuneRunOptions.parse(JSON.parse(r.options));
   const dataset = JSON.parse(r.dataset) as Partial<FineTuneSummary['dataset']>;
   return {
     id: r.id,

@@ -1,23 +1,21 @@
 // Messages between the core and the fine-tune worker, validated on both sides.
 import { z } from 'zod';
-import { API_ERROR_CODES } from '../api/errors.js';
+import { FINE_TUNE_DEFAULTS, FineTuneOptions } from '../api/contract.js';
+import { ApiErrorShape } from '../api/errors.js';
 
-export const Trainable = z.enum(['all', 'memory', 'last']);
-export type Trainable = z.infer<typeof Trainable>;
-
-export const FineTuneOptions = z.object({
-  steps: z.number().int().min(1).max(1_000_000).default(200),
-  learningRate: z.number().positive().max(1).default(1e-3),
-  /** which parameters train: all, the memory's projections and gates only, or the last layer */
-  trainable: Trainable.default('all'),
-  batchSize: z.number().int().min(1).max(64).default(2),
-  seqLen: z.number().int().min(16).max(4096).default(256),
-  /** fraction of every text held out for evaluation (its tail) */
-  heldOut: z.number().min(0.02).max(0.5).default(0.1),
-  evalEvery: z.number().int().min(1).max(100_000).default(25),
-  seed: z.number().int().default(1),
+const option = FineTuneOptions.shape;
+const byDefault = FINE_TUNE_DEFAULTS;
+/** The contract's FineTuneOptions, each defaulted: what a fine-tune runs with (parses to a FineTuneOptions). */
+export const FineTuneRunOptions = z.object({
+  steps: option.steps.default(byDefault.steps),
+  learningRate: option.learningRate.default(byDefault.learningRate),
+  trainable: option.trainable.default(byDefault.trainable),
+  batchSize: option.batchSize.default(byDefault.batchSize),
+  seqLen: option.seqLen.default(byDefault.seqLen),
+  heldOut: option.heldOut.default(byDefault.heldOut),
+  evalEvery: option.evalEvery.default(byDefault.evalEvery),
+  seed: option.seed.default(byDefault.seed),
 });
-export type FineTuneOptions = z.output<typeof FineTuneOptions>;
 
 export const TrainSettings = z.object({
   mode: z.literal('train'),
@@ -27,7 +25,7 @@ export const TrainSettings = z.object({
   outFile: z.string(),
   /** stored in the new model's checkpoint header */
   meta: z.record(z.string(), z.unknown()),
-  options: FineTuneOptions,
+  options: FineTuneRunOptions,
   /** held-out loss measured by an earlier run of this fine-tune (a resumed run does not measure it again) */
   heldOutBefore: z.number().nullable(),
   checkpointSeconds: z.number().positive(),
@@ -48,8 +46,6 @@ export const FineTuneWorkerData = z.discriminatedUnion('mode', [TrainSettings, S
 export const ToTrainer = z.object({ type: z.literal('stop') });
 export type ToTrainer = z.infer<typeof ToTrainer>;
 
-const ErrorShape = z.object({ code: z.enum(API_ERROR_CODES), message: z.string(), hint: z.string().optional() });
-
 export const FromTrainer = z.discriminatedUnion('type', [
   z.object({ type: z.literal('started'), backend: z.string(), heldOutBefore: z.number(), trainTokens: z.number().int(), heldOutTokens: z.number().int() }),
   z.object({ type: z.literal('step'), step: z.number().int(), loss: z.number(), lr: z.number(), tokensPerSecond: z.number(), etaMs: z.number(), evalLoss: z.number().optional() }),
@@ -58,6 +54,6 @@ export const FromTrainer = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stopped'), step: z.number().int() }),
   z.object({ type: z.literal('done'), step: z.number().int(), heldOutBefore: z.number(), heldOutAfter: z.number() }),
   z.object({ type: z.literal('scored'), models: z.array(z.object({ file: z.string(), meanSurprisal: z.number(), surprisal: z.array(z.number()) })), tokens: z.number().int() }),
-  z.object({ type: z.literal('failed'), error: ErrorShape }),
+  z.object({ type: z.literal('failed'), error: ApiErrorShape }),
 ]);
 export type FromTrainer = z.infer<typeof FromTrainer>;

@@ -1,7 +1,7 @@
 // Which parameters a fine-tune trains. 'memory': the neural memory's projections, convolutions,
 // norms and gates (theta, eta, alpha, the output gate), not its initial weights; 'last': the last
 // layer (attention, feed-forward and its memory) and the final norm.
-import type { Trainable } from './protocol.js';
+import type { Trainable } from '../api/contract.js';
 
 const MEMORY_INITIAL = /\.mem\.(mem\d+|memGamma)$/;
 

@@ -9,7 +9,7 @@ import { trainLanguageModel } from '../../models/model/train-lm.js';
 import { ByteTokenizer } from '../../models/tokenizer/index.js';
 import { defaultReaderConfig } from '../../core/reading/reader-model.js';
 import { trainableFilter } from '../../core/training/trainable.js';
-import type { Trainable } from '../../core/training/protocol.js';
+import type { Trainable } from '../../core/api/contract.js';
 import { makeBook } from '../../test/fixtures/texts.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((_, i) => process.argv[i - 1] === `--${name}`) ?? fallback;

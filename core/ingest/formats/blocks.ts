@@ -3,7 +3,7 @@
 // element id landed, and make synthetic locations for formats without pages.
 import { parseHTML } from 'linkedom';
 import { MAX_DOCUMENT_CHARS, textTooLong } from '../limits.js';
-import type { Chapter, PageMark } from './types.js';
+import type { PageMark, ParsedChapter } from './types.js';
 
 /** The small part of the DOM the walker needs (linkedom's nodes satisfy it; tsconfig has no DOM lib). */
 export interface DomNode {
@@ -83,14 +83,14 @@ function trimEndSpaces(line: string): string {
 }
 
 export interface WalkResult {
-  headings: Chapter[];
+  headings: ParsedChapter[];
   /** element id -> offset of the paragraph that holds it (or the next one). */
   anchors: Map<string, number>;
 }
 
 /** Walks an element and appends its text to the builder paragraph by paragraph (with a stack of its own, so any depth of nesting passes). */
 export function walkDom(root: DomNode, out: TextBuilder, options: { skip?: Set<string> } = {}): WalkResult {
-  const headings: Chapter[] = [];
+  const headings: ParsedChapter[] = [];
   const anchors = new Map<string, number>();
   let inline = '';
   let pre = 0;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { ApiError } from '../../api/errors.js';
 import { collapse, findHeading, parseMarkup, syntheticLocations, TextBuilder, walkDom, type DomNode } from './blocks.js';
-import type { Chapter, PageMark, ParsedDocument } from './types.js';
+import type { PageMark, ParsedChapter, ParsedDocument } from './types.js';
 import { ZipArchive, type ZipLimits } from './zip.js';
 
 type Xml = Record<string, unknown>;
@@ -62,7 +62,7 @@ export async function parseEpub(bytes: Buffer, file: string, opts: { limits?: Zi
   const out = new TextBuilder(name, opts.maxChars);
   const fileStart = new Map<string, number>();
   const anchors = new Map<string, number>();
-  const headings: Chapter[] = [];
+  const headings: ParsedChapter[] = [];
   for (const idref of spine) {
     const item = manifest.get(idref);
     if (!item && remote.has(idref)) throw bad(`its reading order includes "${idref}", a remote resource outside the book`);
@@ -92,7 +92,7 @@ export async function parseEpub(bytes: Buffer, file: string, opts: { limits?: Zi
   };
 
   // Table of contents and page-list: EPUB 3 nav first, then the EPUB 2 NCX.
-  let chapters: Chapter[] | null = null;
+  let chapters: ParsedChapter[] | null = null;
   let pages: PageMark[] | null = null;
   const navItem = [...manifest.values()].find((i) => i.properties.split(/\s+/).includes('nav'));
   if (navItem) {
@@ -128,13 +128,13 @@ export async function parseEpub(bytes: Buffer, file: string, opts: { limits?: Zi
   };
 }
 
-function readNav(markup: string, dir: string, locate: (href: string, baseDir: string) => number | null): { chapters: Chapter[]; pages: PageMark[] } {
+function readNav(markup: string, dir: string, locate: (href: string, baseDir: string) => number | null): { chapters: ParsedChapter[]; pages: PageMark[] } {
   const { document } = parseMarkup(markup);
   const navs = Array.from(document.querySelectorAll('nav'));
   const typeOf = (n: DomNode) => (n.getAttribute?.('epub:type') ?? n.getAttribute?.('type') ?? n.getAttribute?.('role') ?? '').split(/\s+/);
   const tocNav = navs.find((n) => typeOf(n).some((t) => t === 'toc' || t === 'doc-toc')) ?? navs[0];
   const pageNav = navs.find((n) => typeOf(n).some((t) => t === 'page-list' || t === 'doc-pagelist'));
-  const chapters: Chapter[] = [];
+  const chapters: ParsedChapter[] = [];
   // Lists within lists, in document order (an item's link, its sub-lists, then the next item),
   // with a stack of our own so that any depth of nesting passes.
   type Frame = { kind: 'top' | 'list' | 'item'; nodes: ArrayLike<DomNode>; i: number; level: number };
@@ -167,9 +167,9 @@ function readNav(markup: string, dir: string, locate: (href: string, baseDir: st
   return { chapters, pages: monotonic(pages) };
 }
 
-function readNcx(doc: Xml, dir: string, locate: (href: string, baseDir: string) => number | null): { chapters: Chapter[]; pages: PageMark[] } {
+function readNcx(doc: Xml, dir: string, locate: (href: string, baseDir: string) => number | null): { chapters: ParsedChapter[]; pages: PageMark[] } {
   const ncx = (doc['ncx'] ?? {}) as Xml;
-  const chapters: Chapter[] = [];
+  const chapters: ParsedChapter[] = [];
   const visit = (points: unknown, level: number) => {
     for (const p of asArray(points) as Xml[]) {
       const title = textOf((p['navLabel'] as Xml | undefined)?.['text']);

@@ -4,7 +4,7 @@
 // seconds), so a page past READABILITY_MAX_* is read whole, without its menus, instead.
 import { Readability } from '@mozilla/readability';
 import { collapse, domShape, parseMarkup, syntheticLocations, TextBuilder, walkDom, type DomNode } from './blocks.js';
-import type { Chapter, ParsedDocument } from './types.js';
+import type { ParsedChapter, ParsedDocument } from './types.js';
 
 const BOILERPLATE = new Set(['nav', 'header', 'footer', 'aside', 'menu', 'form']);
 export const READABILITY_MAX_ELEMENTS = 40_000;
@@ -32,7 +32,7 @@ export function parseHtml(markup: string, name = 'The page', maxChars?: number):
   }
 
   let out = new TextBuilder(name, maxChars);
-  let headings: Chapter[] = [];
+  let headings: ParsedChapter[] = [];
   if (article?.content) {
     const { document: content } = parseMarkup(`<html><body>${article.content}</body></html>`);
     // Readability drops the h1 that repeats the page title; put the title back as the first heading.

@@ -9,7 +9,7 @@ import { parseEpub } from './epub.js';
 import { parseHtml } from './html.js';
 import type { ParsedDocument, ParseOptions } from './types.js';
 
-export type { Chapter, PageMark, ParsedDocument, ParsedFormat, ParseOptions } from './types.js';
+export type { PageMark, ParsedChapter, ParsedDocument, ParsedFormat, ParseOptions } from './types.js';
 
 export async function parseDocument(file: string, opts: ParseOptions = {}): Promise<ParsedDocument> {
   const name = opts.displayName ?? path.basename(file);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ApiError } from '../../api/errors.js';
 import { collapse, findHeading, TextBuilder } from './blocks.js';
-import type { Chapter, PageMark, ParsedDocument } from './types.js';
+import type { PageMark, ParsedChapter, ParsedDocument } from './types.js';
 
 interface Item {
   str: string;
@@ -72,7 +72,7 @@ export async function parsePdf(bytes: Buffer, file: string, opts: { maxChars?: n
     }
     for (const p of pages) p.start = Math.min(p.start, text.length);
 
-    const chapters: Chapter[] = [];
+    const chapters: ParsedChapter[] = [];
     const outline: OutlineNode[] | null = await doc.getOutline().catch(() => null);
     const visit = async (nodes: OutlineNode[], level: number) => {
       for (const node of nodes) {

@@ -1,26 +1,20 @@
 // The one shape every document parser (PDF, EPUB, DOCX, HTML) returns, with positions kept
 // so that a passage can be cited ("chapter 3, page 41") and opened at the exact place.
-import type { DocumentFormat } from '../../api/contract.js';
+import type { Chapter, DocumentFormat, PageMark } from '../../api/contract.js';
+
+export type { PageMark };
 
 /** The formats a parser reads (the others, text and Markdown, are streamed). */
 export type ParsedFormat = Exclude<DocumentFormat, 'text' | 'markdown'>;
 
-export interface Chapter {
-  title: string;
-  /** 1 for top-level headings, 2 below them, and so on. */
-  level: number;
-  /** UTF-16 offset into ParsedDocument.text where the chapter begins. */
-  start: number;
-}
+/** A chapter as a parser finds it: the contract's Chapter before its line is counted (the
+ * importer counts it). level: 1 for top-level headings, 2 below them, and so on; start: the UTF-16
+ * offset into ParsedDocument.text where the chapter begins. */
+export type ParsedChapter = Omit<Chapter, 'line'>;
 
-export interface PageMark {
-  /** UTF-16 offset into ParsedDocument.text where the page (or location) begins. */
-  start: number;
-  /** 1-based physical page number (PDF, EPUB page-list order) or synthetic location number. */
-  number: number;
-  /** The page's own label ("xi", "A-3") when the document defines one, else null. */
-  label: string | null;
-}
+// PageMark (the contract's): start is the UTF-16 offset into ParsedDocument.text where the page
+// (or location) begins; number the 1-based physical page number (PDF, EPUB page-list order) or a
+// synthetic location number; label the page's own label ("xi", "A-3") when the document defines one.
 
 export interface ParsedDocument {
   format: ParsedFormat;
@@ -28,7 +22,7 @@ export interface ParsedDocument {
   author: string | null;
   /** LF line ends, paragraphs separated by a blank line. */
   text: string;
-  chapters: Chapter[];
+  chapters: ParsedChapter[];
   /**
    * PDF: one per page, with its page label when the PDF has labels.
    * EPUB: the book's own page-list when present, otherwise a synthetic location every ~1800 characters.
