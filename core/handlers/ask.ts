@@ -1,0 +1,15 @@
+// Asking: the passages and answers for a question (core/ask/ask.ts), and the history of questions.
+import type { Handlers } from '../api/server.js';
+import { answerQuestion, retrieveAnswers } from '../ask/ask.js';
+import { forget, history } from '../ask/history.js';
+import type { Services } from './services.js';
+
+export function askHandlers({ db, reading, hub }: Pick<Services, 'db' | 'reading' | 'hub'>) {
+  const deps = { db, reading, emit: hub.emit.bind(hub) };
+  return {
+    'ask.retrieve': (params) => retrieveAnswers(deps, params),
+    'ask.answer': (params) => answerQuestion(deps, params),
+    'ask.history': ({ query, limit }) => history(db, query, limit),
+    'ask.forget': ({ id }) => ({ forgotten: forget(db, id) }),
+  } satisfies Partial<Handlers>;
+}
