@@ -13,6 +13,7 @@
 // scorer and the sentence's confidence together are confident enough.
 import type { AnswerSentence, Citation } from '../api/contract.js';
 import type { Db } from '../library/database.js';
+import { hasFinishedMemory } from '../library/memories.js';
 import { placeOf } from '../library/queries.js';
 import { overlayRange } from '../reading/inspect.js';
 import { bookIdf } from './book-idf.js';
@@ -122,8 +123,7 @@ export function modelSignals(trace: TraceSource, citations: readonly Citation[],
 
 /** The book's reading trace (the latest finished reading), or null when it has not been read to the end. */
 export function readingTrace(db: Db, docId: number): TraceSource | null {
-  const done = db.prepare(`SELECT 1 FROM readings r JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.status = 'done'`).get(docId);
-  if (!done) return null;
+  if (!hasFinishedMemory(db, docId)) return null;
   return (start, end) => {
     try {
       const o = overlayRange(db, docId, start, end);

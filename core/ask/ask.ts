@@ -5,6 +5,7 @@
 import type { AnswerSentence, BookAnswer, EventName, EventPayload, ParsedParams, Result } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { hasMemories } from '../library/memories.js';
 import type { ReadingQueue } from '../reading/queue.js';
 import { answerAcrossBooks, MAX_BOOKS_ANSWERING } from './answer.js';
 import { answerSentences } from './answer-sentence.js';
@@ -19,13 +20,11 @@ export interface AskDeps {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
 }
 
-const hasReadBooks = (db: Db) => db.prepare(`SELECT 1 FROM memory_states LIMIT 1`).get() !== undefined;
-
 /** The passages for a question: BM25, with the books' memories ranking the books; without a
  * usable model, BM25 alone. rerank: the model also scores the best candidates. */
 export async function findPassages(deps: Pick<AskDeps, 'db' | 'reading'>, question: string, ids: number[] | undefined, top: number, memory: boolean, rerank: boolean) {
   const { db, reading } = deps;
-  const rows = memory && hasReadBooks(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
+  const rows = memory && hasMemories(db) ? await reading.recall(question, ids, 0).then((r) => r.rows, () => []) : [];
   const r = retrieve(db, question, { top: rerank ? Math.max(top, RERANK_CANDIDATES) : top, familiarity: familiarityFrom(rows), ...(ids ? { ids } : {}) });
   if (rerank && r.citations.length > 1) {
     const passages = r.citations.slice(0, RERANK_CANDIDATES).map((c) => ({ docId: c.docId, text: focusContext([c.text], question, 300) }));

@@ -2,11 +2,10 @@
 // with FTS5 (a prefix query: the stem "lov" counts "love", "loved", "loving"), for the sentence
 // ranker's BM25 and coverage weights. Counts are cached for the life of one question.
 import type { Db } from '../library/database.js';
+import { passageCounts } from '../library/passages.js';
 
 export function bookIdf(db: Db, docIds: readonly number[]): (term: string) => number {
-  const ids = JSON.stringify([...new Set(docIds)]);
-  const n = db.prepare(`SELECT count(*) FROM passages WHERE doc_id IN (SELECT value FROM json_each(?))`).pluck().get(ids) as number;
-  const count = db.prepare(`SELECT count(*) FROM passages_fts f JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ? AND p.doc_id IN (SELECT value FROM json_each(?))`).pluck();
+  const { total: n, matching } = passageCounts(db, docIds);
   const cache = new Map<string, number>();
   return (term) => {
     let v = cache.get(term);
@@ -15,7 +14,7 @@ export function bookIdf(db: Db, docIds: readonly number[]): (term: string) => nu
       let df = 0;
       if (prefix.length > 0) {
         try {
-          df = count.get(`"${prefix}"${prefix.length >= 3 ? '*' : ''}`, ids) as number;
+          df = matching(`"${prefix}"${prefix.length >= 3 ? '*' : ''}`);
         } catch {
           df = 0; // a term FTS5 cannot take: counts as rare
         }

@@ -11,7 +11,8 @@
 // to those passages before they are sorted again.
 import type { Citation } from '../api/contract.js';
 import type { Db } from '../library/database.js';
-import { placeOf, textRange } from '../library/queries.js';
+import { searchPassages } from '../library/passages.js';
+import { documentTitle, placeOf, textRange } from '../library/queries.js';
 import { finiteMean } from '../util/stats.js';
 
 export const RRF_K = 60;
@@ -45,14 +46,7 @@ export interface Retrieved {
 export function retrieve(db: Db, question: string, opts: { ids?: number[]; top: number; familiarity?: BookFamiliarity[] }): Retrieved {
   const query = ftsQuery(question);
   if (!query) return { citations: [], usedMemory: false };
-  const rows = db
-    .prepare(
-      `SELECT p.doc_id AS docId, p.start_char AS start, p.end_char AS end, bm25(passages_fts) AS bm25
-       FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid JOIN documents d ON d.id = p.doc_id
-       WHERE passages_fts MATCH @query AND d.status = 'ready' AND (@ids IS NULL OR p.doc_id IN (SELECT value FROM json_each(@ids)))
-       ORDER BY bm25 LIMIT ${CANDIDATES}`,
-    )
-    .all({ query, ids: opts.ids ? JSON.stringify(opts.ids) : null }) as Array<{ docId: number; start: number; end: number; bm25: number }>;
+  const rows = searchPassages(db, query, opts.ids, CANDIDATES);
   const familiar = [...(opts.familiarity ?? [])].sort((a, b) => b.familiarity - a.familiarity);
   const bookRank = new Map(familiar.map((f, i) => [f.docId, i + 1]));
   const scored = rows.map((r, i) => {
@@ -62,7 +56,7 @@ export function retrieve(db: Db, question: string, opts: { ids?: number[]; top: 
   scored.sort((a, b) => b.score - a.score);
   const titles = new Map<number, string>();
   const title = (id: number) => {
-    if (!titles.has(id)) titles.set(id, db.prepare(`SELECT title FROM documents WHERE id = ?`).pluck().get(id) as string);
+    if (!titles.has(id)) titles.set(id, documentTitle(db, id));
     return titles.get(id)!;
   };
   return {

@@ -1,5 +1,5 @@
-// Reads of the library: summaries, the reader's blocks, find-in-document.
-import type { DocumentDetail, DocumentSummary, FindMatch } from '../api/contract.js';
+// Reads of the library: summaries, the reader's blocks, find-in-document, text ranges and places.
+import type { DocumentDetail, DocumentSummary, FindMatch, PageMark } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import { countNewlines } from '../ingest/assembler.js';
 import { LATEST_READING_SQL, parseReadingBrief } from './reading-status.js';
@@ -93,6 +93,11 @@ export function findInDocument(db: Db, id: number, query: string, caseSensitive:
   return { matches, truncated: false };
 }
 
+/** A document's title (any status). */
+export function documentTitle(db: Db, id: number): string {
+  return db.prepare(`SELECT title FROM documents WHERE id = ?`).pluck().get(id) as string;
+}
+
 /** The text in [start, end) and the line it starts on (for citations and passage lists). */
 export function textRange(db: Db, id: number, start: number, end: number): { text: string; line: number } {
   const blocks = db
@@ -105,10 +110,8 @@ export function textRange(db: Db, id: number, start: number, end: number): { tex
 }
 
 /** The page (or location) and the chapter a position falls in. */
-export function placeOf(db: Db, id: number, offset: number): { page: { start: number; number: number; label: string | null } | null; chapter: string | null } {
-  const page = db.prepare(`SELECT start_char AS start, number, label FROM pages WHERE doc_id = ? AND start_char <= ? ORDER BY start_char DESC, idx DESC LIMIT 1`).get(id, offset) as
-    | { start: number; number: number; label: string | null }
-    | undefined;
+export function placeOf(db: Db, id: number, offset: number): { page: PageMark | null; chapter: string | null } {
+  const page = db.prepare(`SELECT start_char AS start, number, label FROM pages WHERE doc_id = ? AND start_char <= ? ORDER BY start_char DESC, idx DESC LIMIT 1`).get(id, offset) as PageMark | undefined;
   const chapter = db.prepare(`SELECT title FROM chapters WHERE doc_id = ? AND start_char <= ? ORDER BY start_char DESC, idx DESC LIMIT 1`).pluck().get(id, offset) as string | undefined;
   return { page: page ?? null, chapter: chapter ?? null };
 }

@@ -4,6 +4,7 @@ import { decodeCheckpoint } from '../../models/checkpoint/format.js';
 import { stateFromCheckpoint } from '../../models/model/io.js';
 import type { ModelState } from '../../models/model/model.js';
 import type { Db } from '../library/database.js';
+import { memoryBytes } from '../library/memories.js';
 
 /** A stored state's bytes as a model state (null stays null). */
 export function memoryFromBytes(bytes: Buffer | null): ModelState | null {
@@ -12,8 +13,5 @@ export function memoryFromBytes(bytes: Buffer | null): ModelState | null {
 
 /** The book's memory read by this model (null: not read yet). */
 export function loadMemory(db: Db, docId: number, modelId: string): ModelState | null {
-  const row = db
-    .prepare(`SELECT coalesce(s.state, r.checkpoint) AS state FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
-    .get(docId, modelId) as { state: Buffer | null } | undefined;
-  return memoryFromBytes(row?.state ?? null);
+  return memoryFromBytes(memoryBytes(db, docId, modelId));
 }

@@ -10,6 +10,7 @@ import type { Tokenizer } from '../../models/tokenizer/index.js';
 import type { RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { memoriesBy } from '../library/memories.js';
 import { memoryFromBytes } from './book-memory.js';
 
 interface Source {
@@ -22,14 +23,7 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
   const ids = tokenizer.encode(cue).ids;
   if (ids.length === 0) throw new ApiError('bad_request', 'The cue is empty.');
   // a finished reading's memory, else the last checkpoint of one in progress
-  const docs = db
-    .prepare(
-      `SELECT d.id AS docId, d.title, coalesce(s.state, r.checkpoint) AS state
-       FROM readings r JOIN documents d ON d.id = r.doc_id LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id
-       WHERE r.model_id = @model AND d.status = 'ready' AND coalesce(s.state, r.checkpoint) IS NOT NULL
-         AND (@ids IS NULL OR d.id IN (SELECT value FROM json_each(@ids))) ORDER BY d.title`,
-    )
-    .all({ model: modelInfo.id, ids: docIds ? JSON.stringify(docIds) : null }) as Source[];
+  const docs: Source[] = memoriesBy(db, modelInfo.id, docIds);
   const chosen = docs;
   const sources: Source[] = [{ docId: null, title: 'No memory (a fresh state)', state: null }, ...chosen];
   const layers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));

@@ -2,6 +2,7 @@
 // its tokens (from the trace summaries), the top ones with their place (page, chapter, line).
 import type { SurprisingPassage } from '../api/contract.js';
 import type { Db } from '../library/database.js';
+import { passageSpans } from '../library/passages.js';
 import { placeOf, textRange } from '../library/queries.js';
 import { readingFor, summaries } from './inspect.js';
 
@@ -9,7 +10,7 @@ export function surprisingPassages(db: Db, docId: number, top: number, signal: '
   const reading = readingFor(db, docId);
   const key = signal === 'memory' ? 'memMean' : 'lmMean';
   const buckets = summaries(db, docId, reading.modelId);
-  const passages = db.prepare(`SELECT start_char AS start, end_char AS end FROM passages WHERE doc_id = ? ORDER BY idx`).all(docId) as Array<{ start: number; end: number }>;
+  const passages = passageSpans(db, docId);
 
   // Walk passages and buckets together; a bucket counts for the passage that holds its middle.
   const scored: Array<{ start: number; end: number; score: number }> = [];
