@@ -14,6 +14,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { type NeuralMemoryConfig, memParamNames, paramShapes, validateConfig } from './config.js';
+import { fastCall, fastUpdateApplies } from './fast-update.js';
 import { chunkGates, thetaGate } from './gates.js';
 import { type FastWeights, chunkSlice, memChunkGrads, memForward, momentumStep } from './mlp.js';
 import { linear, rmsNorm } from './ops.js';
@@ -57,6 +58,11 @@ export interface ForwardOptions {
   surprise?: boolean;
   /** at most this many chunks sharing gradient weights are batched in one matmul (default 32) */
   maxChunksPerBatch?: number;
+  /** true: when no gradient tape records and the call allows it ('titans' mode, batch 1), the
+   *  inference path of fast-update.ts (same math, heads as block-diagonal 2-D matmuls, ~3x fewer
+   *  kernels per chunk). Off by default: on wasm with per-head 2-D products (ops.ts mm, the app's
+   *  setting) it is not faster at today's shapes (issue 17 item 3; `npm run bench:model`). */
+  fast?: boolean;
 }
 
 export interface ForwardResult {
@@ -135,6 +141,18 @@ export class NeuralMemory {
       // inputs to store and retrieve each get their own RMSNorm (docs/titans.md section 1, Projections)
       const xs = c.preNorm ? rmsNorm(xFull, p.storeNorm!, c.rmsEps) : xFull; // [B, p1-cs, d]
       const xr = c.preNorm ? rmsNorm(xFull, p.retrieveNorm!, c.rmsEps) : xFull; // [B, p1-cs, d]
+      const carry = span.carryFrom < span.p1 ? callRows(xFull, span.cs, span.carryFrom, span.p1 - span.carryFrom) : null;
+
+      if (opts.fast === true && span.nStore > 0 && fastUpdateApplies(c, B, !state || sameWeights(state.gradWeights, state.weights))) {
+        // the inference path (fast-update.ts): same update and retrieval, fewer kernels
+        const W0 = state ? state.weights : this.initialWeights(B, p);
+        const S0 = state ? state.momentum : W0.map((w) => tf.zerosLike(w));
+        const f = fastCall(c, p, xs, xr, span, W0, S0, withSurprise);
+        const Y = tf.reshape(tf.transpose(tf.reshape(f.Y, [T, c.heads, dh]), [1, 0, 2]), [G, T, dh]);
+        const retrieved = combineHeads(c, p, Y, () => callRows(xr, span.cs, span.p0, T));
+        const o: Out = { retrieved, W: f.W, S: f.S, Wg: f.W, carry, surprise: f.surprise };
+        return o as unknown as tf.TensorContainer;
+      }
 
       // q_t = x_t W_Q (conv, SiLU, l2 in 'titans' mode) of this call's tokens      [G, T, dh]
       const read = new CausalRetrieval(c, tf.slice(project(c, p, xr, 'q'), [0, span.p0 - span.cs, 0], [G, T, dh]), span.p0, span.p1);
@@ -169,7 +187,6 @@ export class NeuralMemory {
       // y_t for every token of the call (Eq. 15), heads gated and merged             [B, T, d]
       const retrieved = combineHeads(c, p, read.output(), () => callRows(xr, span.cs, span.p0, T));
 
-      const carry = span.carryFrom < span.p1 ? callRows(xFull, span.cs, span.carryFrom, span.p1 - span.carryFrom) : null;
       // tensors handed in with the state must not be shared by the new state (the caller disposes
       // the old one): clone them (a clone shares the data, no copy)
       const memo = new Map<tf.Tensor, tf.Tensor>();

@@ -18,6 +18,8 @@ export interface BlockContext {
   mem: NeuralMemory | null;
   /** collect the memory's surprise report of this call */
   surprise: SurpriseReport[] | null;
+  /** true: the memory's inference path where it applies (NeuralMemory ForwardOptions.fast) */
+  fast?: boolean;
 }
 
 /** a block's output: the next layer's input x [B, T, d] and the layer's new state */
@@ -48,7 +50,7 @@ export function ffn(ctx: BlockContext, x: tf.Tensor): tf.Tensor {
 /** One call of the layer's memory on x [B, T, d]: store its chunks (Eq. 13-14), read M*(x) for every
  *  token (Eq. 15) -> m [B, T, d] and the memory's new state. */
 export function storeAndRead(ctx: BlockContext, x: tf.Tensor, state: LayerState): { m: tf.Tensor; mem: LayerState['mem'] } {
-  const r = ctx.mem!.forward(x, state.mem, { surprise: ctx.surprise !== null });
+  const r = ctx.mem!.forward(x, state.mem, { surprise: ctx.surprise !== null, fast: ctx.fast });
   if (r.surprise) ctx.surprise!.push(r.surprise);
   return { m: r.retrieved, mem: r.state };
 }

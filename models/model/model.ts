@@ -16,6 +16,9 @@ import { detachState, disposeModelState, emptyLayerState, stateTensors, type Lay
 export interface ForwardOptions {
   /** also return each layer's memory surprise (per call of its memory) */
   surprise?: boolean;
+  /** true: the memory's inference path where it applies (models/memory/fast-update.ts; same
+   *  results; off by default, see NeuralMemory ForwardOptions.fast) */
+  fast?: boolean;
 }
 
 export interface ForwardResult {
@@ -60,7 +63,7 @@ export class TitansModel {
   }
 
   /** Hidden states [B, T, d] for ids [B, T] at positions state.pos.. (no tidy: usable under tf.grads). */
-  hidden(ids: tf.Tensor, state: ModelState | null, surprise: SurpriseReport[][] | null): { h: tf.Tensor; state: ModelState } {
+  hidden(ids: tf.Tensor, state: ModelState | null, surprise: SurpriseReport[][] | null, fast = false): { h: tf.Tensor; state: ModelState } {
     const c = this.config;
     const [B, T] = ids.shape as [number, number];
     if (state && state.batch !== B) throw new Error(`state is for batch ${state.batch}, ids have ${B}`);
@@ -73,7 +76,7 @@ export class TitansModel {
       let xs = n === T ? x : tf.slice(x, [0, s, 0], [B, n, c.dim]);
       const nextLayers: LayerState[] = [];
       for (let l = 0; l < c.layers; l++) {
-        const ctx: BlockContext = { c, p: this.params.all, layer: l, mem: this.params.memories[l] ?? null, surprise: surprise ? surprise[l]! : null };
+        const ctx: BlockContext = { c, p: this.params.all, layer: l, mem: this.params.memories[l] ?? null, surprise: surprise ? surprise[l]! : null, fast };
         const r = block(ctx, xs, pos + s, layers[l]!);
         xs = r.x;
         nextLayers.push(r.state);
@@ -101,7 +104,7 @@ export class TitansModel {
   forward(ids: tf.Tensor, state: ModelState | null = null, opts: ForwardOptions = {}): ForwardResult {
     const surprise = opts.surprise ? Array.from({ length: this.config.layers }, () => [] as SurpriseReport[]) : null;
     const out = tf.tidy(() => {
-      const r = this.hidden(ids, state, surprise);
+      const r = this.hidden(ids, state, surprise, opts.fast === true);
       const next = detachState(state, r.state);
       return { logits: this.logits(r.h), tensors: stateTensors(next), next } as unknown as tf.TensorContainer;
     }) as unknown as { logits: tf.Tensor; next: ModelState };

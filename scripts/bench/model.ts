@@ -2,12 +2,21 @@
 // Per backend and model size: reading (forward + memory update) tokens/s, a training step's
 // tokens/s, generation tokens/s, peak tensor memory, and the achieved matmul FLOP/s as a fraction
 // of the same backend's own plain matmul throughput measured in the same run (the baseline).
-// Usage: npm run bench:model [-- --backends webgpu,wasm,cpu --sizes small,base --tokens 1024 --train-batch 2]
+// Reading (issue 17 item 3) is also measured as the app reads (core/reading/read-document.ts: calls
+// of ~256 tokens with the surprise trace) in three paths interleaved in the same run: "old" (the
+// general path with wasm's batched matmul, as this bench measured before), "app" (the general path
+// with per-head 2-D products, the app's setting) and "fast" (models/memory/fast-update.ts); each is
+// given as tokens/s, bytes/s, useful FLOP/s (the general path's matmul FLOPs per token, from
+// tf.profile) against the backend's large-matmul throughput and the machine's peak, and as a ratio
+// to "old". Sizes: small (today's default shape), base, next (the coming default: BPE 8K, d256 x 2,
+// segment 128, chunk 32, linear memory, 4 memory heads of 64; random weights).
+// Usage: npm run bench:model [-- --backends webgpu,wasm,cpu --sizes small,base,next --tokens 1024 --train-batch 2 --reading-only]
 // webgpu runs by default only on a hardware adapter; --backends webgpu also benches a software one.
 // Timings end with a read of the last result, so a GPU's queued work is counted.
 import * as tf from '@tensorflow/tfjs';
 import { backendLabel, selectBackend, type BackendName } from '../../models/backend.js';
 import { setWasmBatchSplit } from '../../models/memory/ops.js';
+import { readStep } from '../../models/model/alignment.js';
 import { modelConfig } from '../../models/model/config.js';
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, TitansModel, type ModelState } from '../../models/model/model.js';
@@ -20,13 +29,32 @@ const arg = (name: string, fallback: string) => {
 const BACKENDS = arg('backends', 'webgpu,node-gpu,node,wasm,cpu').split(',') as BackendName[];
 const EXPLICIT = args.includes('--backends');
 const SIZES = arg('sizes', 'small,base').split(',');
+const READING_ONLY = args.includes('--reading-only');
+const ROUNDS = Number(arg('rounds', '3'));
+/** The machine's peak, stated: 2 cores x 3.0 GHz x 32 FLOP/cycle (AVX2, 2 FMA units x 8 float32 lanes x 2). */
+const PEAK_GFLOPS = Number(arg('peak-gflops', String(2 * 3.0 * 32)));
+/** bytes of English text per token: byte-level 1; BPE 8K measured at ~4 on English prose (stated, not measured here) */
+const BYTES_PER_TOKEN: Record<string, number> = { small: 1, base: 1, next: 4 };
 const TOKENS = Number(arg('tokens', '1024'));
 const TRAIN_BATCH = Number(arg('train-batch', '2'));
 
 const SIZE_CONFIGS: Record<string, NonNullable<Parameters<typeof modelConfig>[0]>> = {
   small: { dim: 128, layers: 2, heads: 4, segment: 64, memory: { chunkSize: 16, heads: 2 } },
   base: { dim: 256, layers: 4, heads: 8, segment: 128, memory: { chunkSize: 16, heads: 4 } },
+  next: { vocabSize: 8192, dim: 256, layers: 2, heads: 8, segment: 128, memory: { chunkSize: 32, heads: 4, depth: 1 } },
 };
+
+interface ReadRow {
+  backend: string;
+  size: string;
+  matmulGflops: number;
+  /** seconds per token, per path */
+  tps: Record<ReadPath, number>;
+  flopsPerToken: number;
+  bytesPerToken: number;
+}
+type ReadPath = 'old' | 'app' | 'fast';
+const READ_PATHS: ReadPath[] = ['old', 'app', 'fast'];
 
 interface Row {
   backend: string;
@@ -170,7 +198,67 @@ async function benchOne(backend: string, size: string): Promise<Row> {
   return row;
 }
 
+/** Reading as the app reads (read-document.ts): calls of readStep ~256 tokens, surprise on, logits
+ *  and surprise read back per call; the three paths interleaved, best of ROUNDS each. */
+async function benchReading(backend: string, size: string, onWasm: boolean): Promise<ReadRow> {
+  const config = modelConfig({ vocabSize: 260, ...SIZE_CONFIGS[size] });
+  const model = new TitansModel(config, { seed: 1 });
+  const matmulGflops = await matmulThroughput(config.dim);
+  const step = readStep(config, 256);
+  const text = ids(1, TOKENS, config.vocabSize);
+  const read = async (fast: boolean) => {
+    let state: ModelState | null = null;
+    for (let s = 0; s < TOKENS; s += step) {
+      const piece = tf.slice(text, [0, s], [1, Math.min(step, TOKENS - s)]);
+      const r = await model.forwardAsync(piece, state, { surprise: true, fast }); // as read-document.ts
+      piece.dispose();
+      await r.logits.data();
+      r.logits.dispose();
+      disposeModelState(state);
+      state = r.state;
+    }
+    disposeModelState(state);
+  };
+  const run = async (path: ReadPath) => {
+    if (onWasm) setWasmBatchSplit(path !== 'old');
+    const t0 = performance.now();
+    await read(path === 'fast');
+    return (performance.now() - t0) / 1000;
+  };
+  for (const path of READ_PATHS) await run(path); // warm up
+  const best: Record<ReadPath, number> = { old: Infinity, app: Infinity, fast: Infinity };
+  for (let r = 0; r < ROUNDS; r++) for (const path of READ_PATHS) best[path] = Math.min(best[path], await run(path));
+  // useful FLOPs: the matmuls of the general path with per-head products (no block-diagonal zeros),
+  // counted from the kernels of one synchronous read without surprise (tf.profile takes no promise)
+  if (onWasm) setWasmBatchSplit(true);
+  const { flops } = await matmulFlops(() => {
+    let state: ModelState | null = null;
+    for (let s = 0; s < TOKENS; s += step) {
+      const piece = tf.slice(text, [0, s], [1, Math.min(step, TOKENS - s)]);
+      const r = model.forward(piece, state);
+      tf.dispose([piece, r.logits]);
+      disposeModelState(state);
+      state = r.state;
+    }
+    disposeModelState(state);
+    return tf.scalar(0);
+  });
+  setWasmBatchSplit(false);
+  text.dispose();
+  model.dispose();
+  const tps = Object.fromEntries(READ_PATHS.map((p) => [p, TOKENS / best[p]])) as Record<ReadPath, number>;
+  return { backend, size, matmulGflops, tps, flopsPerToken: flops / TOKENS, bytesPerToken: BYTES_PER_TOKEN[size] ?? 1 };
+}
+
+function printTable(header: string[], cells: string[][], left = 2): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i < left ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log('\n' + line(header));
+  for (const c of cells) console.log(line(c));
+}
+
 async function main(): Promise<void> {
+  const readRows: ReadRow[] = [];
   const rows: Row[] = [];
   for (const name of BACKENDS) {
     let info;
@@ -185,13 +273,32 @@ async function main(): Promise<void> {
       continue;
     }
     setWasmBatchSplit(false); // the model's products are small: fewer, batched kernels win
+    const label = `${backendLabel(info)}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''}`;
     for (const size of name === 'cpu' ? SIZES.slice(0, 1) : SIZES) {
-      process.stdout.write(`${name} ${size}... `);
-      const row = await benchOne(`${backendLabel(info)}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''}`, size);
+      process.stdout.write(`${name} ${size}: reading... `);
+      readRows.push(await benchReading(label, size, info.tfName === 'wasm'));
+      if (READING_ONLY || size === 'next') {
+        console.log('done');
+        continue;
+      }
+      process.stdout.write('model... ');
+      const row = await benchOne(label, size);
       console.log('done');
       rows.push(row);
     }
   }
+  const rcells: string[][] = [];
+  for (const r of readRows) {
+    for (const p of READ_PATHS) {
+      const gflops = (r.tps[p] * r.flopsPerToken) / 1e9;
+      rcells.push([r.backend, r.size, p, r.tps[p].toFixed(0), (r.tps[p] * r.bytesPerToken).toFixed(0), gflops.toFixed(2), ((100 * gflops) / r.matmulGflops).toFixed(1) + '%', ((100 * gflops) / PEAK_GFLOPS).toFixed(2) + '%', (r.tps[p] / r.tps.old).toFixed(2) + 'x']);
+    }
+  }
+  printTable(['backend', 'size', 'path', 'read tok/s', 'bytes/s', 'GFLOP/s', 'vs matmul', 'vs peak', 'vs old'], rcells, 3);
+  console.log(
+    `(reading as the app reads: ${TOKENS} tokens in calls of ~256 with the surprise trace, best of ${ROUNDS} interleaved rounds; old = general path, wasm batched matmul (this bench's setting before); app = general path, per-head 2-D products (the app's wasm setting); fast = models/memory/fast-update.ts. GFLOP/s: useful matmul FLOPs of the general path per token x tok/s; vs matmul: over the backend's [256,d]x[d,4d] matmul; vs peak: over ${PEAK_GFLOPS} GFLOP/s = 2 cores x 3.0 GHz x 32 FLOP/cycle. bytes/s = tok/s x bytes per English token: ${Object.entries(BYTES_PER_TOKEN).map(([k, v]) => `${k} ${v}`).join(', ')}.)`,
+  );
+  if (rows.length === 0) return;
   const header = ['backend', 'size', 'params', 'matmul GFLOP/s', 'read tok/s', 'read GFLOP/s', 'vs matmul', 'train tok/s', 'gen tok/s', 'peak MB'];
   const cells = rows.map((r) => [
     r.backend,
@@ -205,10 +312,7 @@ async function main(): Promise<void> {
     r.genTps.toFixed(1),
     r.peakMB.toFixed(0),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
-  console.log('\n' + line(header));
-  for (const c of cells) console.log(line(c));
+  printTable(header, cells);
   console.log(`(read: ${TOKENS} tokens in segment-sized calls with the state carried; train: batch ${TRAIN_BATCH} x 2 segments; gen: 32 tokens after a 64-token prompt; "vs matmul": achieved matmul FLOP/s over the backend's plain [256,d]x[d,4d] matmul)`);
 }
 
