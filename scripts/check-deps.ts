@@ -54,6 +54,8 @@ export const BROWSER_SAFE_CORE: readonly string[] = [
   'core/api/errors.ts', // the error shape the wire carries
   'core/api/wire.ts', // the WebSocket messages
   'core/api/wire-client.ts', // an ApiClient over any message channel
+  'core/rpc/rpc.ts', // the one RPC mechanism (calls, streams, cancellation, validation)
+  'core/rpc/ports.ts', // its ports over a WebSocket and a channel given as functions (Electron IPC)
   'core/util/format.ts', // byte and duration formatting
 ];
 
