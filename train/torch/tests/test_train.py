@@ -206,6 +206,25 @@ class Trainer(unittest.TestCase):
             # steps 1, 3, 5 read the stream (32 tokens each, carried over 4 windows), 2, 4, 6 answer after them
             self.assertEqual(seen[:3], [32, 64, 96])
 
+    def test_evaluate_a_model_file_as_the_trainer_does(self) -> None:
+        """python -m train.torch.evaluate: the held-out loss of a model file equals the trainer's final evaluation"""
+        from train.torch import evaluate
+
+        with tempfile.TemporaryDirectory() as d:
+            data, cfg = corpus(d), tiny_config(d)
+            run_dir = os.path.join(d, "r")
+            run("--data", data, "--config", cfg, "--steps", "3", "--threads", "1", "--out", run_dir)
+            out = os.path.join(d, "eval.json")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(evaluate.main(["--model", os.path.join(run_dir, "model.trd"), "--data", data, "--windows", "4",
+                                                "--seq", "32", "--batch", "2", "--answers", answers_file(d), "--out", out]), 0)
+            with open(out) as f:
+                got = json.load(f)
+            with open(os.path.join(run_dir, "metrics.json")) as f:
+                want = json.load(f)["heldOut"]["all"]
+            self.assertAlmostEqual(got["heldOut"]["all"]["bitsPerByte"], want["bitsPerByte"], places=5)
+            self.assertGreater(got["heldOutAnswerLoss"], 0)
+
     def test_weighted_answer_loss(self) -> None:
         """weighted_loss is crossEntropy with weights (sum w nll / sum w), and right-padding a
         shorter example in a batch changes none of its predictions (the model is causal)"""
