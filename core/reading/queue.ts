@@ -1,7 +1,9 @@
 // The reading queue, on the core's side: documents wait in the readings table (status 'queued'),
 // one at a time is read by the model worker as a job (progress, rate, ETA, cancel = pause with a
 // checkpoint), and readings a crash interrupted are queued again on the next start. The worker
-// starts on first use, so commands that never read never load TensorFlow.js.
+// starts on first use, so commands that never read never load TensorFlow.js. Everything the worker
+// does is a call over the RPC (core/rpc/rpc.ts, contract in ./protocol.ts): 'read' streams its
+// progress and is paused by cancelling it; recall, answer (its text streamed) and scorePassages.
 import type { Worker } from 'node:worker_threads';
 import type { ModelInfo, ReadingStatus, RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
@@ -10,9 +12,13 @@ import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { isAlive, PROCESS_START } from '../process.js';
-import { FromWorker, type ToWorker, type WorkerAnswer, type WorkerSettings } from './protocol.js';
+import { ModelWorkerContract, type WorkerAnswer, type WorkerSettings } from './protocol.js';
 import { listReadings } from '../library/reading-status.js';
+import { workerPort } from '../rpc/node-ports.js';
+import { createRpcClient, type CallOptions, type ChunkOf, type ParamsIn, type ResultOf, type RpcClient } from '../rpc/rpc.js';
 import { spawnWorker } from '../spawn-worker.js';
+
+type Method = keyof ModelWorkerContract & string;
 
 
 interface Current {
@@ -32,6 +38,8 @@ const MAX_CRASHES = 3;
 
 export class ReadingQueue {
   private worker: Worker | null = null;
+  /** calls to that worker */
+  private rpc: RpcClient<ModelWorkerContract> | null = null;
   private ready: Promise<{ model: ModelInfo; backend: string }> | null = null;
   private current: Current | null = null;
   private closed = false;
@@ -42,9 +50,6 @@ export class ReadingQueue {
   private currentWaiters: Array<() => void> = [];
   /** settle when the queue has nothing left to read (for the CLI) */
   private idleWaiters: Array<() => void> = [];
-  /** requests (recall probes, answers) waiting for the worker */
-  private pending = new Map<number, { resolve: (r: never) => void; reject: (e: ApiError) => void; onText?: (text: string) => void }>();
-  private nextRequest = 1;
   /** the worker is being stopped (another model chosen, or closing) */
   private stopping = false;
 
@@ -145,32 +150,23 @@ export class ReadingQueue {
 
   /** The recall probe, run by the worker between reading steps. */
   recall(cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
-    return this.request((requestId) => ({ type: 'recall', requestId, cue, next, ...(docIds ? { docIds } : {}) }));
+    return this.request('recall', { cue, next, ...(docIds ? { docIds } : {}) });
   }
 
   /** Answer a question from one book with its memory loaded; the answer's text comes piece by piece to onText. */
   answer(req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' }, onText: (text: string) => void): Promise<WorkerAnswer> {
-    return this.request((requestId) => ({ type: 'answer', requestId, ...req }), onText);
+    return this.request('answer', req, { onChunk: (c) => onText(c.text) });
   }
 
   /** The model's score of each passage for the question, with its book's memory loaded (core/reading/score-passages.ts). */
   scorePassages(req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
-    return this.request((requestId) => ({ type: 'scorePassages', requestId, ...req }));
+    return this.request('scorePassages', req);
   }
 
-  /** Send the worker a request (starting it if needed) and wait for its answer. */
-  private async request<T>(message: (requestId: number) => ToWorker, onText?: (text: string) => void): Promise<T> {
+  /** Call the worker (starting it if needed) and wait for its answer. */
+  private async request<M extends Method>(method: M, params: ParamsIn<ModelWorkerContract[M]>, options?: CallOptions<ChunkOf<ModelWorkerContract[M]>>): Promise<ResultOf<ModelWorkerContract[M]>> {
     await this.model();
-    const requestId = this.nextRequest++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (r: never) => void, reject, ...(onText ? { onText } : {}) });
-      try {
-        this.post(message(requestId));
-      } catch (e) {
-        this.pending.delete(requestId);
-        reject(ApiError.from(e));
-      }
-    });
+    return this.client().call(method, params, options);
   }
 
   status(docId: number, modelId: string): ReadingStatus {
@@ -195,11 +191,12 @@ export class ReadingQueue {
         this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
       }
       const worker = this.worker;
+      // what the stopped worker will never answer
+      this.rpc?.close(new ApiError('unavailable', 'The model changed or stopped while this was being answered.', 'Ask again.'));
       this.worker = null;
+      this.rpc = null;
       this.ready = null;
       await worker?.terminate();
-      // what the stopped worker will never answer
-      this.rejectPending(new ApiError('unavailable', 'The model changed or stopped while this was being answered.', 'Ask again.'));
     } finally {
       this.stopping = false;
     }
@@ -213,32 +210,16 @@ export class ReadingQueue {
     const worker = spawnWorker(import.meta.url, '../model-worker', this.settings);
     this.worker = worker;
     const ready = new Promise<{ model: ModelInfo; backend: string }>((resolve, reject) => {
-      worker.on('message', (raw: unknown) => {
-        if (this.worker !== worker) return; // a worker already replaced
-        const parsed = FromWorker.safeParse(raw);
-        if (!parsed.success) {
-          this.onInvalidMessage(raw, parsed.error.issues[0]?.message ?? 'invalid', reject);
-          return;
-        }
-        const m = parsed.data;
-        if (m.type === 'ready') resolve({ model: m.model, backend: m.backend });
-        else if (m.type === 'fatal') reject(new ApiError(m.error.code, m.error.message, m.error.hint));
-        else if (m.type === 'answerText') this.pending.get(m.requestId)?.onText?.(m.text);
-        else if (m.type === 'recalled' || m.type === 'requestFailed' || m.type === 'answered' || m.type === 'passagesScored') {
-          const pending = this.pending.get(m.requestId);
-          this.pending.delete(m.requestId);
-          if (m.type === 'recalled') pending?.resolve(m.result as never);
-          else if (m.type === 'passagesScored') pending?.resolve(m.scores as never);
-          else if (m.type === 'answered') pending?.resolve({ text: m.text, usedMemory: m.usedMemory, firstTokenMs: m.firstTokenMs, ms: m.ms } as never);
-          else pending?.reject(new ApiError(m.error.code, m.error.message, m.error.hint));
-        } else this.onWorkerMessage(m);
-      });
+      // before the RPC's own listeners, so that a worker gone before it was ready says so
       const gone = (why: string) => {
         reject(new ApiError('unavailable', `The model worker could not start (${why}).`, 'Reading into memory is unavailable; the library itself works.'));
         if (this.worker === worker) this.onWorkerGone(why);
       };
       worker.on('error', (e) => gone(e.message));
       worker.on('exit', (code) => gone(`exit code ${code}`));
+      // a malformed reply rejects the call it names; one that names no call is only reported
+      this.rpc = createRpcClient(workerPort(worker), ModelWorkerContract, { peer: 'the model worker', onInvalid: (e) => process.stderr.write(`titans-reader: ${e.message}\n`) });
+      this.rpc.call('ready', {}).then(resolve, reject);
     });
     ready.catch(() => {
       if (this.ready === ready) this.ready = null; // a later call tries again
@@ -248,31 +229,11 @@ export class ReadingQueue {
     return ready;
   }
 
-  /**
-   * A message from the worker that fails validation settles what it names, with a clear error,
-   * instead of leaving it waiting for ever: its request, its reading, or the start; a message
-   * that names nothing is reported on stderr.
-   */
-  private onInvalidMessage(raw: unknown, why: string, rejectReady: (e: ApiError) => void): void {
-    const r = (raw && typeof raw === 'object' ? raw : {}) as { type?: unknown; requestId?: unknown; docId?: unknown };
-    const error = new ApiError('internal', `The model worker sent a malformed ${typeof r.type === 'string' ? `'${r.type.slice(0, 40)}' ` : ''}message (${why}).`, 'This is a bug in Titans Reader; try again, and report it if it persists.');
-    const pending = typeof r.requestId === 'number' ? this.pending.get(r.requestId) : undefined;
-    if (pending) {
-      this.pending.delete(r.requestId as number);
-      pending.reject(error);
-    } else if (typeof r.docId === 'number' && this.current?.docId === r.docId) {
-      this.fail(r.docId, error);
-    } else if (r.type === 'ready' || r.type === 'fatal') {
-      rejectReady(error);
-    } else {
-      process.stderr.write(`titans-reader: ${error.message}\n`);
-    }
-  }
-
   private onWorkerGone(why: string): void {
     this.worker = null;
     this.ready = null;
-    this.rejectPending(new ApiError('unavailable', `The model worker stopped (${why}).`, 'Try again.'));
+    this.rpc?.close(new ApiError('unavailable', `The model worker stopped (${why}).`, 'Try again.'));
+    this.rpc = null;
     const cur = this.current;
     if (!cur) return;
     if (this.closed) {
@@ -282,20 +243,6 @@ export class ReadingQueue {
     }
     this.crashes++;
     this.fail(cur.docId, new ApiError('internal', `The model worker stopped unexpectedly (${why}).`, 'Start reading again: it resumes from the last checkpoint.'));
-  }
-
-  private onWorkerMessage(m: Extract<FromWorker, { type: 'progress' | 'finished' | 'failed' }>): void {
-    const cur = this.current;
-    if (!cur || cur.docId !== m.docId) return;
-    if (m.type === 'progress') cur.job.progress(m.done, m.total);
-    else if (m.type === 'finished') {
-      this.crashes = 0;
-      if (m.outcome === 'done') cur.resolve();
-      else {
-        const pct = m.tokensTotal > 0 ? Math.floor((100 * m.tokensDone) / m.tokensTotal) : 0;
-        cur.reject(new ApiError('cancelled', `Reading paused at ${pct}%; the memory so far is kept.`, 'Start reading again to continue from where it stopped.'));
-      }
-    } else this.fail(m.docId, new ApiError(m.error.code, m.error.message, m.error.hint));
   }
 
   private fail(docId: number, error: ApiError): void {
@@ -345,8 +292,24 @@ export class ReadingQueue {
     const work = (job: Job) =>
       new Promise<void>((resolve, reject) => {
         this.current = { docId, modelId, job, resolve, reject, requeue: false };
-        this.post({ type: 'read', docId });
-        job.signal.addEventListener('abort', () => this.worker?.postMessage({ type: 'pause' } satisfies ToWorker), { once: true });
+        const worker = this.worker;
+        // pausing cancels the read: the worker stops after its step, with a checkpoint, and says how far it got
+        const pause = new AbortController();
+        job.signal.addEventListener('abort', () => pause.abort(), { once: true });
+        this.client()
+          .call('read', { docId }, { signal: pause.signal, onChunk: (p) => job.progress(p.done, p.total) })
+          .then(
+            (r) => {
+              this.crashes = 0;
+              if (r.outcome === 'done') return resolve();
+              const pct = r.tokensTotal > 0 ? Math.floor((100 * r.tokensDone) / r.tokensTotal) : 0;
+              reject(new ApiError('cancelled', `Reading paused at ${pct}%; the memory so far is kept.`, 'Start reading again to continue from where it stopped.'));
+            },
+            (e: unknown) => {
+              if (this.worker !== worker) return; // the worker is gone: onWorkerGone (or close) settled the reading
+              this.fail(docId, ApiError.from(e)); // the read failed, or its reply was malformed
+            },
+          );
       });
     this.jobs
       .run('read', `Reading “${title}” into memory`, 'tokens', undefined, work, { docId })
@@ -364,14 +327,8 @@ export class ReadingQueue {
       });
   }
 
-  /** Fail every request a worker that is gone will never answer. */
-  private rejectPending(e: ApiError): void {
-    for (const r of this.pending.values()) r.reject(e);
-    this.pending.clear();
-  }
-
-  private post(m: ToWorker): void {
-    if (!this.worker) throw new ApiError('unavailable', 'The model worker is not running (the model is being changed).', 'Try again in a moment.');
-    this.worker.postMessage(m);
+  private client(): RpcClient<ModelWorkerContract> {
+    if (!this.rpc) throw new ApiError('unavailable', 'The model worker is not running (the model is being changed).', 'Try again in a moment.');
+    return this.rpc;
   }
 }

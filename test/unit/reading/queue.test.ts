@@ -164,19 +164,24 @@ describe('the reading queue', () => {
     await expect(api.call('doc.surprising', { id, top: 5 })).rejects.toThrow(/has not been read into memory yet/);
   });
 
-  it('a malformed message from the worker rejects the request it names, with a clear error, instead of leaving it waiting', async () => {
+  it('a malformed reply from the worker rejects the call it names, with a clear error, instead of leaving it waiting', async () => {
     await core.reading.model();
     // what a worker that answers wrongly would send: the real worker's own answer comes later and finds nothing waiting
     const worker = (core.reading as unknown as { worker: import('node:worker_threads').Worker }).worker;
-    const inner = core.reading as unknown as { nextRequest: number; pending: Map<number, unknown> };
-    const before = inner.nextRequest;
-    const asked = core.reading.recall('a question', undefined, 3);
-    // microtasks only, so the worker cannot have answered yet: the request is registered and posted
-    for (let i = 0; i < 20 && !inner.pending.has(before); i++) await Promise.resolve();
-    const requestId = before;
-    expect(inner.pending.has(requestId)).toBe(true);
-    worker.emit('message', { type: 'recalled', requestId, result: 'not a recall result' });
-    await expect(asked).rejects.toThrow(/malformed 'recalled' message/);
+    const sent: Array<{ rpc: string; id: number; method?: string }> = [];
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (m: never) => (sent.push(m), post(m));
+    try {
+      const asked = core.reading.recall('a question', undefined, 3);
+      // microtasks only, so the worker cannot have answered yet: the call is registered and posted
+      for (let i = 0; i < 20 && !sent.some((m) => m.method === 'recall'); i++) await Promise.resolve();
+      const call = sent.find((m) => m.method === 'recall');
+      expect(call).toBeDefined();
+      worker.emit('message', { rpc: 'result', id: call!.id, result: 'not a recall result' });
+      await expect(asked).rejects.toThrow(/The model worker sent a malformed reply to 'recall' \(/);
+    } finally {
+      worker.postMessage = post;
+    }
     // the worker still answers what comes next
     await expect(core.reading.recall('another question', undefined, 3)).resolves.toBeDefined();
   });
