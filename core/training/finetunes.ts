@@ -15,7 +15,9 @@ import { isAlive, PROCESS_START } from '../process.js';
 import { inspectModelFile, registerModel } from '../reading/reader-model.js';
 import { spawnWorker } from '../spawn-worker.js';
 import { buildDataset, type DatasetSources } from './dataset.js';
-import { FineTuneRunOptions, FromTrainer, type TrainSettings } from './protocol.js';
+import { FineTuneRunOptions, TrainerContract, type TrainSettings } from './protocol.js';
+import { workerPort } from '../rpc/node-ports.js';
+import { createRpcClient, type ChunkOf } from '../rpc/rpc.js';
 import { modelRow } from './versions.js';
 
 interface Row {
@@ -50,6 +52,8 @@ export interface FineTuneSettings {
 interface Running {
   id: number;
   worker: Worker;
+  /** aborted to stop the training at its next step (its checkpoint saved): cancels the 'train' call */
+  stop: AbortController;
   job: Job;
   /** what the stop is for */
   stopping: 'pause' | 'cancel' | null;
@@ -162,7 +166,7 @@ export class FineTunes {
     await this.starting?.catch(() => {}); // a dataset being gathered: its job is then queued for the next start
     const r = this.running;
     if (!r) return;
-    r.worker.postMessage({ type: 'stop' });
+    r.stop.abort();
     const stopped = await Promise.race([r.done.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 20_000))]);
     if (!stopped) await r.worker.terminate();
     // it was interrupted, not paused by the user: the next start continues it
@@ -182,7 +186,7 @@ export class FineTunes {
   private stop(why: 'pause' | 'cancel'): void {
     const r = this.running!;
     r.stopping = why;
-    r.worker.postMessage({ type: 'stop' });
+    r.stop.abort();
   }
 
   private update(id: number, fields: Record<string, unknown>): void {
@@ -207,7 +211,6 @@ export class FineTunes {
     const dir = this.dir(id);
     const outFile = path.join(this.settings.dataDir, 'models', `${slug(f.name)}-${id}.trd`);
     const workerData: TrainSettings = {
-      mode: 'train',
       baseModelFile: (this.db.prepare(`SELECT base_file FROM finetunes WHERE id = ?`).pluck().get(id) as string),
       datasetFile: path.join(dir, 'dataset.json'),
       checkpointPath: path.join(dir, 'checkpoint.training'),
@@ -231,8 +234,8 @@ export class FineTunes {
     const done = new Promise<void>((res) => (settle = res));
     void this.jobs
       .run('finetune', `Fine-tuning “${f.name}”`, 'steps', undefined, (job) => {
-        const worker = spawnWorker(import.meta.url, 'worker', workerData);
-        const running: Running = { id, worker, job, stopping: null, done };
+        const worker = spawnWorker(import.meta.url, 'worker', null);
+        const running: Running = { id, worker, stop: new AbortController(), job, stopping: null, done };
         this.running = running;
         job.signal.addEventListener('abort', () => {
           if (!running.stopping) this.stop('pause'); // the jobs panel's cancel pauses (the checkpoint is kept)
@@ -247,33 +250,43 @@ export class FineTunes {
             if (e) reject(e);
             else resolve();
           };
-          worker.on('message', (raw: unknown) => {
-            const parsed = FromTrainer.safeParse(raw);
-            if (!parsed.success) return;
-            const m = parsed.data;
-            switch (m.type) {
-              case 'started':
-                this.update(id, { held_out_before: m.heldOutBefore, train_tokens: m.trainTokens, held_out_tokens: m.heldOutTokens });
-                this.changed(id);
-                break;
-              case 'step': {
-                const point: FineTunePoint = { step: m.step, loss: m.loss, evalLoss: m.evalLoss ?? null, lr: m.lr, tokensPerSecond: m.tokensPerSecond };
-                insertPoint.run({ id, ...point });
-                job.progress(m.step, f.options.steps);
-                this.changed(id, point);
-                break;
-              }
-              case 'checkpoint':
-                this.update(id, { step: m.step });
-                break;
-              case 'stopped':
-                this.update(id, { step: m.step });
-                if (running.stopping === 'cancel') this.finishCancel(id);
-                else if (!this.closed) this.update(id, { status: 'paused', runner_pid: null });
-                this.changed(id);
-                end(new ApiError('cancelled', running.stopping === 'cancel' ? `Fine-tuning “${f.name}” cancelled.` : `Fine-tuning “${f.name}” paused at step ${m.step}; resume it from the Models view.`));
-                break;
-              case 'done': {
+          const failed = (e: ApiError) => {
+            this.update(id, { status: 'failed', error: JSON.stringify(e.toJSON()), runner_pid: null });
+            this.changed(id);
+            end(e);
+          };
+          // before the RPC's own listeners: a worker that dies says so in its own words
+          worker.on('error', (e) => failed(ApiError.from(e)));
+          worker.on('exit', (code) => {
+            if (ended) return;
+            const e = new ApiError('internal', `The fine-tune worker stopped unexpectedly (exit code ${code}).`, 'Resume it: it continues from its last checkpoint.');
+            if (!this.closed) this.update(id, { status: 'failed', error: JSON.stringify(e.toJSON()), runner_pid: null });
+            this.changed(id);
+            end(e);
+          });
+          const onChunk = (m: ChunkOf<TrainerContract['train']>) => {
+            if (m.type === 'started') {
+              this.update(id, { held_out_before: m.heldOutBefore, train_tokens: m.trainTokens, held_out_tokens: m.heldOutTokens });
+              this.changed(id);
+            } else if (m.type === 'step') {
+              const point: FineTunePoint = { step: m.step, loss: m.loss, evalLoss: m.evalLoss ?? null, lr: m.lr, tokensPerSecond: m.tokensPerSecond };
+              insertPoint.run({ id, ...point });
+              job.progress(m.step, f.options.steps);
+              this.changed(id, point);
+            } else this.update(id, { step: m.step });
+          };
+          createRpcClient(workerPort(worker), TrainerContract, { peer: 'the fine-tune worker' })
+            .call('train', workerData, { signal: running.stop.signal, onChunk })
+            .then(
+              (m) => {
+                if (ended) return;
+                if (m.type === 'stopped') {
+                  this.update(id, { step: m.step });
+                  if (running.stopping === 'cancel') this.finishCancel(id);
+                  else if (!this.closed) this.update(id, { status: 'paused', runner_pid: null });
+                  this.changed(id);
+                  return end(new ApiError('cancelled', running.stopping === 'cancel' ? `Fine-tuning “${f.name}” cancelled.` : `Fine-tuning “${f.name}” paused at step ${m.step}; resume it from the Models view.`));
+                }
                 try {
                   const info = inspectModelFile(outFile);
                   registerModel(this.db, info.info, info.config, info.tokenizer, info.meta);
@@ -283,34 +296,13 @@ export class FineTunes {
                   this.hub.emit('models.changed', {});
                   end();
                 } catch (e) {
-                  const err = ApiError.from(e);
-                  this.update(id, { status: 'failed', error: JSON.stringify(err.toJSON()), runner_pid: null });
-                  this.changed(id);
-                  end(err);
+                  failed(ApiError.from(e));
                 }
-                break;
-              }
-              case 'failed':
-                this.update(id, { status: 'failed', error: JSON.stringify(m.error), runner_pid: null });
-                this.changed(id);
-                end(new ApiError(m.error.code, m.error.message, m.error.hint));
-                break;
-              default:
-                break;
-            }
-          });
-          worker.on('error', (e) => {
-            this.update(id, { status: 'failed', error: JSON.stringify(ApiError.from(e).toJSON()), runner_pid: null });
-            this.changed(id);
-            end(ApiError.from(e));
-          });
-          worker.on('exit', (code) => {
-            if (ended) return;
-            const e = new ApiError('internal', `The fine-tune worker stopped unexpectedly (exit code ${code}).`, 'Resume it: it continues from its last checkpoint.');
-            if (!this.closed) this.update(id, { status: 'failed', error: JSON.stringify(e.toJSON()), runner_pid: null });
-            this.changed(id);
-            end(e);
-          });
+              },
+              (e: unknown) => {
+                if (!ended) failed(ApiError.from(e)); // the training failed, or a reply was malformed
+              },
+            );
         });
       })
       .catch(() => {

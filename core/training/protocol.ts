@@ -1,7 +1,7 @@
-// Messages between the core and the fine-tune worker, validated on both sides.
+// The calls between the core and the fine-tune worker, over the RPC (core/rpc/rpc.ts), validated on
+// both sides.
 import { z } from 'zod';
 import { FINE_TUNE_DEFAULTS, FineTuneOptions } from '../api/contract.js';
-import { ApiErrorShape } from '../api/errors.js';
 
 const option = FineTuneOptions.shape;
 const byDefault = FINE_TUNE_DEFAULTS;
@@ -18,7 +18,6 @@ export const FineTuneRunOptions = z.object({
 });
 
 export const TrainSettings = z.object({
-  mode: z.literal('train'),
   baseModelFile: z.string(),
   datasetFile: z.string(),
   checkpointPath: z.string(),
@@ -34,26 +33,34 @@ export const TrainSettings = z.object({
 export type TrainSettings = z.infer<typeof TrainSettings>;
 
 export const ScoreSettings = z.object({
-  mode: z.literal('score'),
   modelFiles: z.array(z.string()).min(1).max(8),
   text: z.string().min(1).max(20_000),
   backend: z.string().optional(),
 });
 export type ScoreSettings = z.infer<typeof ScoreSettings>;
 
-export const FineTuneWorkerData = z.discriminatedUnion('mode', [TrainSettings, ScoreSettings]);
+const Step = z.number().int();
 
-export const ToTrainer = z.object({ type: z.literal('stop') });
-export type ToTrainer = z.infer<typeof ToTrainer>;
-
-export const FromTrainer = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), backend: z.string(), heldOutBefore: z.number(), trainTokens: z.number().int(), heldOutTokens: z.number().int() }),
-  z.object({ type: z.literal('step'), step: z.number().int(), loss: z.number(), lr: z.number(), tokensPerSecond: z.number(), etaMs: z.number(), evalLoss: z.number().optional() }),
-  z.object({ type: z.literal('checkpoint'), step: z.number().int() }),
-  /** stopped on request, the checkpoint saved */
-  z.object({ type: z.literal('stopped'), step: z.number().int() }),
-  z.object({ type: z.literal('done'), step: z.number().int(), heldOutBefore: z.number(), heldOutAfter: z.number() }),
-  z.object({ type: z.literal('scored'), models: z.array(z.object({ file: z.string(), meanSurprisal: z.number(), surprisal: z.array(z.number()) })), tokens: z.number().int() }),
-  z.object({ type: z.literal('failed'), error: ApiErrorShape }),
-]);
-export type FromTrainer = z.infer<typeof FromTrainer>;
+/** What the fine-tune worker answers (one call per worker: the core starts a worker for each job). */
+export const TrainerContract = {
+  /** fine-tune a model; its progress streams; cancelled: it stops at its next step with the checkpoint saved and returns 'stopped' */
+  train: {
+    params: TrainSettings,
+    chunk: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('started'), backend: z.string(), heldOutBefore: z.number(), trainTokens: z.number().int(), heldOutTokens: z.number().int() }),
+      z.object({ type: z.literal('step'), step: Step, loss: z.number(), lr: z.number(), tokensPerSecond: z.number(), etaMs: z.number(), evalLoss: z.number().optional() }),
+      z.object({ type: z.literal('checkpoint'), step: Step }),
+    ]),
+    result: z.discriminatedUnion('type', [
+      /** stopped on request, the checkpoint saved */
+      z.object({ type: z.literal('stopped'), step: Step }),
+      z.object({ type: z.literal('done'), step: Step, heldOutBefore: z.number(), heldOutAfter: z.number() }),
+    ]),
+  },
+  /** each model's surprisal on a passage */
+  score: {
+    params: ScoreSettings,
+    result: z.object({ models: z.array(z.object({ file: z.string(), meanSurprisal: z.number(), surprisal: z.array(z.number()) })), tokens: z.number().int() }),
+  },
+};
+export type TrainerContract = typeof TrainerContract;

@@ -1,22 +1,18 @@
 // Surprisal of a passage under several model versions, in a short-lived worker (TensorFlow.js
-// stays off the core's thread).
-import { ApiError } from '../api/errors.js';
+// stays off the core's thread), called over the RPC (core/rpc/rpc.ts).
+import { workerPort } from '../rpc/node-ports.js';
+import { createRpcClient, type ResultOf } from '../rpc/rpc.js';
 import { spawnWorker } from '../spawn-worker.js';
-import { FromTrainer, type ScoreSettings } from './protocol.js';
+import { TrainerContract } from './protocol.js';
 
-export type Scored = Extract<FromTrainer, { type: 'scored' }>;
+export type Scored = ResultOf<TrainerContract['score']>;
 
-export function scoreText(modelFiles: string[], text: string, backend?: string): Promise<Scored> {
-  const data: ScoreSettings = { mode: 'score', modelFiles, text, ...(backend ? { backend } : {}) };
-  const worker = spawnWorker(import.meta.url, 'worker', data);
-  return new Promise<Scored>((resolve, reject) => {
-    worker.on('message', (raw: unknown) => {
-      const m = FromTrainer.safeParse(raw);
-      if (!m.success) return;
-      if (m.data.type === 'scored') resolve(m.data);
-      else if (m.data.type === 'failed') reject(new ApiError(m.data.error.code, m.data.error.message, m.data.error.hint));
-    });
-    worker.on('error', (e) => reject(ApiError.from(e)));
-    worker.on('exit', (code) => reject(new ApiError('internal', `The scoring worker stopped (exit code ${code}).`)));
-  }).finally(() => void worker.terminate());
+export async function scoreText(modelFiles: string[], text: string, backend?: string): Promise<Scored> {
+  const worker = spawnWorker(import.meta.url, 'worker', null);
+  const rpc = createRpcClient(workerPort(worker), TrainerContract, { peer: 'the scoring worker' });
+  try {
+    return await rpc.call('score', { modelFiles, text, ...(backend ? { backend } : {}) });
+  } finally {
+    void worker.terminate();
+  }
 }

@@ -1,10 +1,12 @@
-// The fine-tune worker: owns TensorFlow.js for one job. 'train' fine-tunes a model on a dataset
-// file (core/training/dataset.ts) with the project's resumable loop and writes the new version;
+// The fine-tune worker: owns TensorFlow.js for one job, served over the RPC (core/rpc/rpc.ts,
+// contract in ./protocol.ts). 'train' fine-tunes a model on a dataset file
+// (core/training/dataset.ts) with the project's resumable loop and writes the new version;
 // 'score' measures each model's surprisal on a passage (comparing versions).
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
+import type { z } from 'zod';
 import { backendLabel, selectBackend } from '../../models/backend.js';
 import { readCheckpointFileSync, writeCheckpointFile, type JsonValue } from '../../models/checkpoint/format.js';
 import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
@@ -13,18 +15,16 @@ import { disposeModelState, type ModelState } from '../../models/model/state.js'
 import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import { readDataset } from './dataset.js';
-import { FineTuneWorkerData, FromTrainer, ToTrainer, type ScoreSettings, type TrainSettings } from './protocol.js';
+import { messagePort } from '../rpc/node-ports.js';
+import { serveRpc, type RpcHandlers } from '../rpc/rpc.js';
+import { TrainerContract, type ScoreSettings, type TrainSettings } from './protocol.js';
 import { trainableFilter } from './trainable.js';
 
-const port = parentPort!;
-const send = (m: FromTrainer) => port.postMessage(FromTrainer.parse(m));
-const settings = FineTuneWorkerData.parse(workerData);
-const controller = new AbortController();
-port.on('message', (raw: unknown) => {
-  if (ToTrainer.safeParse(raw).success) controller.abort();
-});
+type TrainChunk = z.input<TrainerContract['train']['chunk']>;
+type TrainResult = z.input<TrainerContract['train']['result']>;
+type ScoreResult = z.input<TrainerContract['score']['result']>;
 
-async function train(s: TrainSettings, backend: string): Promise<void> {
+async function train(s: TrainSettings, backend: string, signal: AbortSignal, send: (m: TrainChunk) => void): Promise<TrainResult> {
   const { model, tokenizer } = modelFromCheckpoint(readCheckpointFileSync(s.baseModelFile));
   const o = s.options;
   const texts = packShortTexts(readDataset(s.datasetFile).map((t) => t.text), o.seqLen, o.heldOut);
@@ -50,7 +50,7 @@ async function train(s: TrainSettings, backend: string): Promise<void> {
     trainable: trainableFilter(o.trainable, model.config.layers),
     checkpointPath: s.checkpointPath,
     checkpointEvery: { seconds: s.checkpointSeconds },
-    signal: controller.signal,
+    signal,
     onStart: (info) => {
       if (s.heldOutBefore === null && !Number.isFinite(info.heldOutBefore)) throw tooShort(`${info.heldOutTokens} tokens held out`);
       started = true;
@@ -60,18 +60,15 @@ async function train(s: TrainSettings, backend: string): Promise<void> {
     onStep: (m) => send({ type: 'step', step: m.step, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond, etaMs: m.etaMs, ...(m.evalLoss !== undefined ? { evalLoss: m.evalLoss } : {}) }),
   });
   if (!started) throw new Error('training did not start');
-  if (result.aborted) {
-    send({ type: 'stopped', step: result.step });
-    return;
-  }
+  if (result.aborted) return { type: 'stopped', step: result.step };
   const heldOutBefore = s.heldOutBefore ?? result.heldOutBefore;
   const meta = { ...s.meta, trained: true, steps: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter } as Record<string, JsonValue>;
   fs.mkdirSync(path.dirname(s.outFile), { recursive: true });
   await prefetch(Object.values(model.params.all)); // webgpu: read asynchronously before the synchronous writer
   await writeCheckpointFile(s.outFile, modelToCheckpoint(model, tokenizer.spec, meta));
   // the checkpoint stays until the core has registered the new version (it removes it then)
-  send({ type: 'done', step: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter });
   model.dispose();
+  return { type: 'done', step: result.step, heldOutBefore, heldOutAfter: result.heldOutAfter };
 }
 
 /** Short texts (notes) packed together, so the tail held out of each pack holds a whole window. */
@@ -91,7 +88,7 @@ export function packShortTexts(texts: string[], seqLen: number, heldOut: number)
 }
 
 /** Surprisal (nats) of every token of the text after its first, read in windows that carry the state. */
-async function score(s: ScoreSettings): Promise<void> {
+async function score(s: ScoreSettings): Promise<ScoreResult> {
   const models: Array<{ file: string; meanSurprisal: number; surprisal: number[] }> = [];
   let tokens = 0;
   for (const file of s.modelFiles) {
@@ -121,15 +118,21 @@ async function score(s: ScoreSettings): Promise<void> {
     models.push({ file, meanSurprisal: surprisal.reduce((a, b) => a + b, 0) / Math.max(1, surprisal.length), surprisal });
     model.dispose();
   }
-  send({ type: 'scored', models, tokens });
+  return { models, tokens };
 }
 
-async function main(): Promise<void> {
+async function backendFor(force: string | undefined): Promise<string> {
   const warn = console.warn;
   console.warn = () => {}; // tfjs' "install the node backend" banner
-  const backend = await selectBackend(settings.backend ? { force: settings.backend } : {}).finally(() => (console.warn = warn));
-  if (settings.mode === 'train') await train(settings, backendLabel(backend));
-  else await score(settings);
+  const backend = await selectBackend(force ? { force } : {}).finally(() => (console.warn = warn));
+  return backendLabel(backend);
 }
 
-main().catch((e: unknown) => send({ type: 'failed', error: ApiError.from(e).toJSON() }));
+const handlers: RpcHandlers<TrainerContract> = {
+  train: async (s, { signal, emit }) => train(s, await backendFor(s.backend), signal, emit),
+  score: async (s) => {
+    await backendFor(s.backend);
+    return score(s);
+  },
+};
+serveRpc(messagePort(parentPort!), TrainerContract, handlers, { peer: 'the core' });
