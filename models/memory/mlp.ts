@@ -133,7 +133,8 @@ export function memChunkGrads(
     const dW = mm(tf.reshape(X, [G * m, b, din]), tf.reshape(dZw, [G * m, b, dout]), true, false);
     layerGrads[l] = tf.reshape(dW, [G, m, din, dout]);
     if (withNorms) {
-      layerNorms[l] = tf.mul(tf.norm(X, 'euclidean', -1), tf.norm(dZ, 'euclidean', -1));
+      // ||x|| ||dz|| (sqrt of the sum of squares: tf.norm adds abs, pow and casts)
+      layerNorms[l] = tf.mul(tf.sqrt(tf.sum(tf.square(X), -1)), tf.sqrt(tf.sum(tf.square(dZ), -1)));
     }
     if (l > 0) {
       // dZ_{l-1} = (dZ_l W_l^T) * gelu'(Z_{l-1})
@@ -147,6 +148,7 @@ export function memChunkGrads(
 
 /** one chunk's tensor j out of [G, m, ...] -> [G, ...] */
 export function chunkSlice(t: tf.Tensor, j: number): tf.Tensor {
+  if (t.shape[1] === 1) return tf.squeeze(t, [1]); // one chunk: no slice
   const begin = t.shape.map((_, i) => (i === 1 ? j : 0));
   const size = t.shape.map((s, i) => (i === 1 ? 1 : s));
   return tf.squeeze(tf.slice(t, begin, size), [1]);
@@ -164,8 +166,15 @@ export function momentumStep(
   eta: tf.Tensor,
   alpha: tf.Tensor,
 ): { S: FastWeights; W: FastWeights } {
-  const bc = (v: tf.Tensor, rank: number) => tf.reshape(v, [v.shape[0]!, ...new Array<number>(rank - 1).fill(1)]);
-  const S2 = S.map((s, i) => tf.sub(tf.mul(bc(eta, s.rank), s), g[i]!)); // S_n = eta_n S_{n-1} - g_n
-  const W2 = W.map((w, i) => tf.add(tf.mul(bc(tf.sub(1, alpha), w.rank), w), S2[i]!)); // W_n = (1-alpha_n) W_{n-1} + S_n
+  // eta and 1 - alpha shaped [G, 1, ...] once per rank (not once per tensor: fewer kernels)
+  const memo = new Map<string, tf.Tensor>();
+  const bc = (v: tf.Tensor, key: string, rank: number) => {
+    const k = `${key}${rank}`;
+    if (!memo.has(k)) memo.set(k, tf.reshape(v, [v.shape[0]!, ...new Array<number>(rank - 1).fill(1)]));
+    return memo.get(k)!;
+  };
+  const keep = tf.sub(1, alpha);
+  const S2 = S.map((s, i) => tf.sub(tf.mul(bc(eta, 'eta', s.rank), s), g[i]!)); // S_n = eta_n S_{n-1} - g_n
+  const W2 = W.map((w, i) => tf.add(tf.mul(bc(keep, 'keep', w.rank), w), S2[i]!)); // W_n = (1-alpha_n) W_{n-1} + S_n
   return { S: S2, W: W2 };
 }

@@ -58,10 +58,11 @@ export interface ForwardOptions {
   surprise?: boolean;
   /** at most this many chunks sharing gradient weights are batched in one matmul (default 32) */
   maxChunksPerBatch?: number;
-  /** true: when no gradient tape records and the call allows it ('titans' mode, batch 1), the
-   *  inference path of fast-update.ts (same math, heads as block-diagonal 2-D matmuls, ~3x fewer
-   *  kernels per chunk). Off by default: on wasm with per-head 2-D products (ops.ts mm, the app's
-   *  setting) it is not faster at today's shapes (issue 17 item 3; `npm run bench:model`). */
+  /** true: when no gradient tape records and the call allows it ('titans' mode, no q/k RMSNorm,
+   *  batch 1), the inference path of fast-update.ts (same math within float32 rounding, heads as
+   *  block-diagonal 2-D matmuls, ~1/3 fewer kernels per segment; issue 17 item 3). Off by default:
+   *  on wasm it reads no faster than the general path with per-head products (ops.ts mm), measured
+   *  interleaved by `npm run bench:model -- --reading-only`; worth trying where kernels are dearer. */
   fast?: boolean;
 }
 

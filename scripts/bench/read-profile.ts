@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   read(true);
   // count kernels
   const counts = new Map<string, number>();
-  const prof = await tf.profile(() => { read(true); return tf.scalar(0); });
+  const prof = await tf.profile(() => { read(process.env.NO_SURPRISE !== '1'); return tf.scalar(0); });
   let total = 0, ktime = 0;
   for (const k of prof.kernels) { counts.set(k.name, (counts.get(k.name) ?? 0) + 1); total++; ktime += (k.kernelTimeMs as number) || 0; }
   const segs = TOK / config.segment;
