@@ -43,6 +43,14 @@ def tiny_config(d: str) -> str:
     return cfg
 
 
+def three_step_run(d: str):
+    """(data folder, run folder) of a tiny model trained for 3 steps in d"""
+    data, cfg = corpus(d), tiny_config(d)
+    run_dir = os.path.join(d, "r")
+    run("--data", data, "--config", cfg, "--steps", "3", "--threads", "1", "--out", run_dir)
+    return data, run_dir
+
+
 def answers_file(d: str) -> str:
     """six byte-level answer examples as scripts/export-answers.ts writes them (two held out)"""
     path = os.path.join(d, "answers.jsonl")
@@ -211,9 +219,7 @@ class Trainer(unittest.TestCase):
         from train.torch import evaluate
 
         with tempfile.TemporaryDirectory() as d:
-            data, cfg = corpus(d), tiny_config(d)
-            run_dir = os.path.join(d, "r")
-            run("--data", data, "--config", cfg, "--steps", "3", "--threads", "1", "--out", run_dir)
+            data, run_dir = three_step_run(d)
             out = os.path.join(d, "eval.json")
             with contextlib.redirect_stdout(io.StringIO()):
                 self.assertEqual(evaluate.main(["--model", os.path.join(run_dir, "model.trd"), "--data", data, "--windows", "4",
@@ -256,9 +262,7 @@ class Trainer(unittest.TestCase):
         from train.torch import export
 
         with tempfile.TemporaryDirectory() as d:
-            data, cfg = corpus(d), tiny_config(d)
-            run_dir = os.path.join(d, "r")
-            run("--data", data, "--config", cfg, "--steps", "3", "--threads", "1", "--out", run_dir)
+            _, run_dir = three_step_run(d)
             snap = os.path.join(d, "snap.trd")
             with contextlib.redirect_stdout(io.StringIO()):
                 self.assertEqual(export.main(["--ckpt", os.path.join(run_dir, "train.pt"), "--out", snap]), 0)
