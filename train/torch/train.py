@@ -276,6 +276,19 @@ def optimizer_state_from_disk(sd: Dict[str, Any]) -> Dict[str, Any]:
     return sd
 
 
+def trim_log_after(log_file: str, step: int) -> int:
+    """drops the log records of steps after `step`: a run stopped between checkpoints logged steps
+    that the resumed run repeats, and the log should hold each step once. Returns how many went."""
+    if not os.path.exists(log_file):
+        return 0
+    with open(log_file, encoding="utf-8") as f:
+        lines = [line for line in f if line.strip()]
+    keep = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    if len(keep) != len(lines):
+        write_atomic(log_file, "".join(keep).encode("utf-8"))
+    return len(lines) - len(keep)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     a = parse_args(argv)
     o = resolve_options(a)
@@ -397,6 +410,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             answer_sampler.set_state(answer_states[dist.rank])
         elif answer_sampler is not None:  # answers joining a run in progress: their order seeded by the step
             answer_sampler = AnswerSampler(answers_train, B, seed=o["seed"] + 31 + 7919 * dist.rank + 104729 * step)
+        if dist.main:
+            dropped = trim_log_after(log_file, step)
+            if dropped:
+                say(f"log: dropped {dropped} records written after the checkpoint (they will be written again)")
         say(f"resumed from {ckpt_file} at step {step} ({tokens_seen / 1e6:.1f}M tokens)")
 
     steps_total = o.get("steps")

@@ -111,6 +111,18 @@ class Trainer(unittest.TestCase):
             self.assertEqual(dtypes, {torch.float16, torch.bfloat16})
             run(*common, "--out", half)
 
+    def test_resume_drops_log_records_after_the_checkpoint(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "log.jsonl")
+            recs = [{"type": "start"}] + [{"type": "step", "step": s} for s in (10, 20, 30)] + [{"type": "eval", "step": 30}, {"type": "run", "fromStep": 0, "toStep": 20}]
+            with open(log, "w") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in recs))
+            self.assertEqual(trainer.trim_log_after(log, 20), 2)
+            with open(log) as f:
+                kept = [json.loads(line) for line in f]
+            self.assertEqual([r.get("step") for r in kept], [None, 10, 20, None])
+            self.assertEqual(trainer.trim_log_after(log, 20), 0)
+
     def test_cpu_clock_budget(self) -> None:
         """--clock cpu counts this process's CPU seconds: a run that sleeps between steps (as if the
         machine were shared) still trains for its whole budget, and records the CPU time it used"""
