@@ -16,6 +16,7 @@ import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { PROCESS_START } from '../process.js';
+import { scoreToken } from './token-scores.js';
 import { encodeSummary, encodeTracePiece, summarize, TOP_K, type LayerTrace, type TracePiece } from './trace.js';
 
 export interface ReadOptions {
@@ -172,33 +173,6 @@ class PieceBuilder {
       })),
     };
   }
-}
-
-/** -ln softmax(row)[target], the number of tokens ranked above the target, and the TOP_K likeliest tokens with their probabilities. */
-function scoreToken(row: Float32Array, target: number): { surprisal: number; rank: number; top: number[]; topProb: number[] } {
-  let max = -Infinity;
-  for (let j = 0; j < row.length; j++) if (row[j]! > max) max = row[j]!;
-  let sum = 0;
-  let above = 0;
-  const t = row[target]!;
-  const top: number[] = [];
-  for (let j = 0; j < row.length; j++) {
-    const v = row[j]!;
-    sum += Math.exp(v - max);
-    if (v > t) above++;
-    // keep the TOP_K largest, in order (TOP_K is tiny: insertion is cheapest)
-    if (top.length < TOP_K || v > row[top[top.length - 1]!]!) {
-      let k = Math.min(top.length, TOP_K - 1);
-      top[k] = j;
-      while (k > 0 && row[top[k - 1]!]! < v) {
-        top[k] = top[k - 1]!;
-        top[k - 1] = j;
-        k--;
-      }
-    }
-  }
-  const logZ = Math.log(sum) + max;
-  return { surprisal: logZ - t, rank: above, top, topProb: top.map((j) => Math.exp(row[j]! - logZ)) };
 }
 
 /** Per-token and per-chunk memory signals of one step, averaged over memory heads, into the piece. */
