@@ -12,6 +12,7 @@ import { ModelWorkerContract, WorkerSettings } from './reading/protocol.js';
 import { readDocument } from './reading/read-document.js';
 import { recall } from './reading/recall.js';
 import { answerFromBook } from './ask/answer-from-book.js';
+import { BookMemories } from './reading/book-memory.js';
 import { scorePassages } from './reading/score-passages.js';
 import { loadReaderModel } from './reading/reader-model.js';
 import { messagePort } from './rpc/node-ports.js';
@@ -27,7 +28,8 @@ async function load() {
   const backendName = backendLabel(backend); // "webgpu (its adapter)", "wasm", ...: shown, and stored with each memory
   const db = openDatabase(settings.databasePath);
   const reader = loadReaderModel(db, settings.dataDir, settings.modelFile);
-  return { backendName, db, reader };
+  const memories = new BookMemories(db, reader.info.id); // decoded once, shared by recall, rerank and answers
+  return { backendName, db, reader, memories };
 }
 
 const loaded = load().catch((e: unknown) => {
@@ -76,16 +78,16 @@ serveRpc(
       }
     },
     recall: async ({ cue, docIds, next }) => {
-      const { db, reader } = await loaded;
-      return recall(db, reader.model, reader.tokenizer, reader.info, cue, docIds, next);
+      const { db, reader, memories } = await loaded;
+      return recall(db, reader.model, reader.tokenizer, reader.info, memories, cue, docIds, next);
     },
     answer: async (req, { emit }) => {
-      const { db, reader } = await loaded;
-      return answerFromBook(db, reader.model, reader.tokenizer, reader.info.id, req, (text) => emit({ text }));
+      const { reader, memories } = await loaded;
+      return answerFromBook(reader.model, reader.tokenizer, memories, req, (text) => emit({ text }));
     },
     scorePassages: async (req) => {
-      const { db, reader } = await loaded;
-      return scorePassages(db, reader.model, reader.tokenizer, reader.info.id, req);
+      const { reader, memories } = await loaded;
+      return scorePassages(reader.model, reader.tokenizer, memories, req);
     },
   },
   { peer: 'the core' },

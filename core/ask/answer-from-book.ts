@@ -4,25 +4,32 @@
 // decoding 'copy' keeps the answer to spans of the context (core/ask/spans.ts); 'free' does not.
 // The worker (core/model-worker.ts) runs it; core/reading/queue.ts sends the request.
 import { generate } from '../../models/model/generate.js';
-import { disposeModelState, type TitansModel } from '../../models/model/model.js';
+import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { padPrompt } from '../../models/model/alignment.js';
 import { answerPrompt } from './prompt.js';
 import { answerSpans, PrefixTree } from './spans.js';
-import type { Db } from '../library/database.js';
-import { loadMemory } from '../reading/book-memory.js';
+import type { BookMemories } from '../reading/book-memory.js';
 import type { WorkerAnswer } from '../reading/protocol.js';
 
 export async function answerFromBook(
-  db: Db,
   model: TitansModel,
   tokenizer: Tokenizer,
-  modelId: string,
+  memories: BookMemories,
   req: { docId: number; question: string; context: string; maxTokens: number; useMemory: boolean; decoding: 'copy' | 'free' },
   onText: (delta: string) => void,
 ): Promise<WorkerAnswer> {
+  return memories.use(req.docId, (state) => answerWith(model, tokenizer, state, req, onText), req.useMemory);
+}
+
+async function answerWith(
+  model: TitansModel,
+  tokenizer: Tokenizer,
+  state: ModelState | null,
+  req: { question: string; context: string; maxTokens: number; decoding: 'copy' | 'free' },
+  onText: (delta: string) => void,
+): Promise<WorkerAnswer> {
   const t0 = performance.now();
-  const state = req.useMemory ? loadMemory(db, req.docId, modelId) : null;
   const newline = tokenizer.encode('\n').ids[0];
   const eos = tokenizer.special('<eos>');
   const prompt = padPrompt(model.config, tokenizer.encode(answerPrompt(req.context, req.question)).ids, state?.pos ?? 0, tokenizer.encode(' ').ids[0]!);
@@ -51,7 +58,6 @@ export async function answerFromBook(
     }
   } finally {
     await it.return(null); // after an error: the generator frees what it holds
-    disposeModelState(state);
   }
   // control characters and broken bytes (an untrained or confused model) are not part of an answer
   const text = tokenizer.decode(out).replace(/[\u0000-\u0008\u000B-\u001F\u007F\uFFFD]/gu, '').trim();

@@ -21,14 +21,26 @@ export function memoryBytes(db: Db, docId: number, modelId: string): Buffer | nu
   return row?.state ?? null;
 }
 
-/** Every ready book (all, or those in docIds) with a memory by this model (finished, else a checkpoint), by title. */
-export function memoriesBy(db: Db, modelId: string, docIds: number[] | undefined): Array<{ docId: number; title: string; state: Buffer }> {
+/** Names the stored bytes of a memory without reading them: it changes whenever they do (a new
+ * checkpoint, the final state, the document deleted and its id reused), so a decoded copy can be kept. */
+const VERSION = `coalesce('s' || s.created_at || ':' || s.tokens || ':' || length(s.state), 'c' || r.updated_at || ':' || r.tokens_done || ':' || length(r.checkpoint))`;
+
+/** The version of the book's memory by this model (see VERSION); null: none yet. */
+export function memoryVersion(db: Db, docId: number, modelId: string): string | null {
+  const row = db
+    .prepare(`SELECT ${VERSION} AS version FROM readings r LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id WHERE r.doc_id = ? AND r.model_id = ?`)
+    .get(docId, modelId) as { version: string | null } | undefined;
+  return row?.version ?? null;
+}
+
+/** Every ready book (all, or those in docIds) with a memory by this model (finished, else a checkpoint), by title; the bytes are not read. */
+export function memoriesBy(db: Db, modelId: string, docIds: number[] | undefined): Array<{ docId: number; title: string }> {
   return db
     .prepare(
-      `SELECT d.id AS docId, d.title, coalesce(s.state, r.checkpoint) AS state
+      `SELECT d.id AS docId, d.title
        FROM readings r JOIN documents d ON d.id = r.doc_id LEFT JOIN memory_states s ON s.doc_id = r.doc_id AND s.model_id = r.model_id
        WHERE r.model_id = @model AND d.status = 'ready' AND coalesce(s.state, r.checkpoint) IS NOT NULL
          AND (@ids IS NULL OR d.id IN (SELECT value FROM json_each(@ids))) ORDER BY d.title`,
     )
-    .all({ model: modelId, ids: docIds ? JSON.stringify(docIds) : null }) as Array<{ docId: number; title: string; state: Buffer }>;
+    .all({ model: modelId, ids: docIds ? JSON.stringify(docIds) : null }) as Array<{ docId: number; title: string }>;
 }

@@ -11,26 +11,25 @@ import type { RecallResult } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { memoriesBy } from '../library/memories.js';
-import { memoryFromBytes } from './book-memory.js';
+import type { BookMemories } from './book-memory.js';
 
 interface Source {
   docId: number | null;
   title: string;
-  state: Buffer | null;
 }
 
-export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, modelInfo: { id: string; name: string }, cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
+export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, modelInfo: { id: string; name: string }, memories: BookMemories, cue: string, docIds: number[] | undefined, next: number): Promise<RecallResult> {
   const ids = tokenizer.encode(cue).ids;
   if (ids.length === 0) throw new ApiError('bad_request', 'The cue is empty.');
   // a finished reading's memory, else the last checkpoint of one in progress
   const docs: Source[] = memoriesBy(db, modelInfo.id, docIds);
   const chosen = docs;
-  const sources: Source[] = [{ docId: null, title: 'No memory (a fresh state)', state: null }, ...chosen];
+  const sources: Source[] = [{ docId: null, title: 'No memory (a fresh state)' }, ...chosen];
   const layers = Array.from({ length: model.config.layers }, (_, l) => l).filter((l) => hasMemory(model.config, l));
   const rows: RecallResult['rows'] = [];
+  const withMemory = (docId: number | null, f: (state: ModelState | null) => Promise<void>) => (docId === null ? f(null) : memories.use(docId, f));
   for (const src of sources) {
-    const state = memoryFromBytes(src.state);
-    try {
+    await withMemory(src.docId, async (state) => {
       const { lmLoss, memLoss } = await scoreCue(model, tokenizer, state, ids, layers);
       let text = '';
       if (next > 0) {
@@ -46,9 +45,7 @@ export async function recall(db: Db, model: TitansModel, tokenizer: Tokenizer, m
         text = tokenizer.decode(out);
       }
       rows.push({ docId: src.docId, title: src.title, lmLoss, memLoss, next: text });
-    } finally {
-      disposeModelState(state);
-    }
+    });
     await new Promise((resolve) => setImmediate(resolve));
   }
   return { modelId: modelInfo.id, modelName: modelInfo.name, cueTokens: ids.length, rows };

@@ -5,8 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
-import type { Db } from '../library/database.js';
-import { loadMemory } from './book-memory.js';
+import type { BookMemories } from './book-memory.js';
 
 /** Mean surprisal (nats per token) of the question's tokens read after `context`, from `state`. */
 async function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): Promise<number> {
@@ -31,18 +30,19 @@ async function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: Mod
   return sum / asked.length;
 }
 
-export async function scorePassages(db: Db, model: TitansModel, tokenizer: Tokenizer, modelId: string, req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
+export async function scorePassages(model: TitansModel, tokenizer: Tokenizer, memories: BookMemories, req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
   const scores = new Array<number>(req.passages.length).fill(0);
   for (const docId of new Set(req.passages.map((p) => p.docId))) {
-    const state = req.useMemory ? loadMemory(db, docId, modelId) : null;
-    try {
-      const base = await questionLoss(model, tokenizer, state, '', req.question);
-      for (const [i, p] of req.passages.entries()) {
-        if (p.docId === docId) scores[i] = base - (await questionLoss(model, tokenizer, state, p.text, req.question));
-      }
-    } finally {
-      disposeModelState(state);
-    }
+    await memories.use(
+      docId,
+      async (state) => {
+        const base = await questionLoss(model, tokenizer, state, '', req.question);
+        for (const [i, p] of req.passages.entries()) {
+          if (p.docId === docId) scores[i] = base - (await questionLoss(model, tokenizer, state, p.text, req.question));
+        }
+      },
+      req.useMemory,
+    );
   }
   return scores;
 }

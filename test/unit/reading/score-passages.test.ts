@@ -2,6 +2,7 @@
 // in one chunked forward call, checked against reading the same tokens one at a time.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BookMemories } from '../../../core/reading/book-memory.js';
 import { scorePassages } from '../../../core/reading/score-passages.js';
 import { disposeModelState, TitansModel, type ModelState } from '../../../models/model/model.js';
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
@@ -43,7 +44,7 @@ describe('passage scores', () => {
       { docId: 2, text: 'Rain fell on the harbour all night long.' },
     ];
     const tensors = tf.memory().numTensors;
-    const scores = await scorePassages(null as unknown as Db, model, tok, 'm', { question, passages, useMemory: false });
+    const scores = await scorePassages(model, tok, new BookMemories(null as unknown as Db, 'm'), { question, passages, useMemory: false });
     expect(tf.memory().numTensors).toBe(tensors); // nothing left behind in the long-lived worker
     expect(scores).toHaveLength(3);
     expect(scores[1]).toBeCloseTo(0, 6);
