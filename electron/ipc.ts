@@ -1,7 +1,8 @@
-// Joins the renderer's bridge to the core: one request channel in, one message channel out, and
-// one channel on which the preload reports the paths of files the user dropped on the window.
-// Every request is validated by the core's ApiServer; only our own window's top frame, showing our
-// own page, may send (a subframe, even one showing our page, may not).
+// Joins the renderer's bridge to the core: the API over the one RPC (core/rpc/api-server.ts), its
+// messages in on one channel and out on another, and one channel on which the preload reports the
+// paths of files the user dropped on the window. Every message is validated by the RPC against the
+// contract; only our own window's top frame, showing our own page, may send (a subframe, even one
+// showing our page, may not).
 // (Electron's objects are passed in, so this wiring is tested without an Electron binary.)
 //
 // Why the main process may trust the dropped paths (core/grants.ts): page script, the part that a
@@ -17,6 +18,8 @@ import type { BrowserWindow, IpcMain, IpcMainEvent, IpcMainInvokeEvent } from 'e
 import path from 'node:path';
 import { z } from 'zod';
 import type { ApiServer } from '../core/api/server.js';
+import { serveApi } from '../core/rpc/api-server.js';
+import { channelPort } from '../core/rpc/ports.js';
 import type { PathGrants } from '../core/grants.js';
 
 export const REQUEST_CHANNEL = 'titans:request';
@@ -39,11 +42,22 @@ export function bridgeApi(
     const frame = event.senderFrame;
     return event.sender === window.webContents && !!frame && frame.parent === null && frame.url.split('#')[0] === rendererUrl;
   };
-  const onRequest = async (event: IpcMainEvent, raw: unknown) => {
-    if (!fromApp(event)) return;
-    const response = await api.handleWire(raw);
-    if (response && !window.isDestroyed()) window.webContents.send(MESSAGE_CHANNEL, response);
+  let receive: (message: unknown) => void = () => {};
+  const onRequest = (event: IpcMainEvent, raw: unknown) => {
+    if (fromApp(event)) receive(raw);
   };
+  const served = serveApi(
+    channelPort({
+      send: (message) => {
+        if (!window.isDestroyed()) window.webContents.send(MESSAGE_CHANNEL, message);
+      },
+      subscribe: (listener) => {
+        receive = listener;
+        return () => (receive = () => {});
+      },
+    }),
+    api,
+  );
   /** The preload's report of dropped files' paths: granted, and echoed back (nothing when refused). */
   const onDropped = (event: IpcMainInvokeEvent, raw: unknown): string[] => {
     if (!fromApp(event) || !grants) return [];
@@ -54,12 +68,9 @@ export function bridgeApi(
   };
   ipc.on(REQUEST_CHANNEL, onRequest);
   ipc.handle(DROPPED_CHANNEL, onDropped);
-  const unsubscribe = api.events.subscribe((event, payload) => {
-    if (!window.isDestroyed()) window.webContents.send(MESSAGE_CHANNEL, { type: 'event', event, payload });
-  });
   return () => {
     ipc.off(REQUEST_CHANNEL, onRequest);
     ipc.removeHandler(DROPPED_CHANNEL);
-    unsubscribe();
+    served.close(); // ends the page's event subscription and cancels what it had asked
   };
 }

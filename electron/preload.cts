@@ -1,5 +1,5 @@
 // The preload (sandboxed, CommonJS): exposes exactly one object to the renderer, a message bridge
-// that carries the typed API's wire format, and the paths of files the user dropped. No Node, no
+// that carries the typed API's RPC messages (core/rpc/rpc.ts), and the paths of files the user dropped. No Node, no
 // raw ipcRenderer, no other channel.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 
@@ -12,8 +12,9 @@ ipcRenderer.on(MESSAGE_CHANNEL, (_event: IpcRendererEvent, message: unknown) => 
 
 contextBridge.exposeInMainWorld('titansBridge', {
   send(message: unknown): void {
-    // Only plain request objects go through; the main process validates them fully.
-    if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'request') return;
+    // Only a call or a cancel goes through; the main process validates them fully.
+    const kind = typeof message === 'object' && message !== null ? (message as { rpc?: unknown }).rpc : undefined;
+    if (kind !== 'call' && kind !== 'cancel') return;
     ipcRenderer.send(REQUEST_CHANNEL, message);
   },
   onMessage(receive: (message: unknown) => void): void {

@@ -52,8 +52,7 @@ export const BROWSER_SAFE_CORE: readonly string[] = [
   'core/api/contract.ts', // the API's methods, events and result types (zod schemas)
   'core/api/client.ts', // the ApiClient interface and RemoteError
   'core/api/errors.ts', // the error shape the wire carries
-  'core/api/wire.ts', // the WebSocket messages
-  'core/api/wire-client.ts', // an ApiClient over any message channel
+  'core/rpc/api-client.ts', // the ApiClient over the RPC (IPC or WebSocket)
   'core/rpc/rpc.ts', // the one RPC mechanism (calls, streams, cancellation, validation)
   'core/rpc/ports.ts', // its ports over a WebSocket and a channel given as functions (Electron IPC)
   'core/util/format.ts', // byte and duration formatting

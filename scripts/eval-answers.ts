@@ -52,7 +52,7 @@ export async function evaluateAnswers(samples: Sample[], ks: number[], o: { work
         reading = status;
       }
       const t0 = performance.now();
-      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), requestId: `eval-${i}`, memory: useMemory, decoding: o.decoding ?? 'copy', rerank: o.rerank ?? false });
+      const r = await api.call('ask.answer', { question: s.question, ids: [document.id], top: Math.max(...ks), memory: useMemory, decoding: o.decoding ?? 'copy', rerank: o.rerank ?? false });
       const ms = performance.now() - t0;
       const recall = recallAt(s, r.citations, ks);
       const answer = r.merged ?? '';

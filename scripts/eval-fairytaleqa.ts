@@ -134,7 +134,7 @@ export async function evalFairytaleQA(argv: string[], defaultData: string): Prom
         for (const q of story.questions) {
           // the ablations need no memory: with one book, its memory does not reorder its passages,
           // and the text stage does not read it (no recall probe to wait for)
-          const ask = (ablation?: Ablation) => api.call('ask.answer', { question: q.question, ids: [document.id], top, memory: memory && !ablation, rerank: rerank && !ablation, requestId: `ftqa-${results.length}`, modelAnswer: false, ...(ablation ? { ablation } : {}) });
+          const ask = (ablation?: Ablation) => api.call('ask.answer', { question: q.question, ids: [document.id], top, memory: memory && !ablation, rerank: rerank && !ablation, modelAnswer: false, ...(ablation ? { ablation } : {}) });
           const ta = performance.now();
           const r = await ask();
           const ms = performance.now() - ta;

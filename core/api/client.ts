@@ -1,9 +1,16 @@
 // The client side of the contract: what the renderer, the CLI and tests hold.
-import type { EventName, EventPayload, Method, Params, Result } from './contract.js';
+import type { Chunk, EventName, EventPayload, Method, Params, Result } from './contract.js';
 import type { ErrorInfo } from './errors.js';
 
+export interface CallOptions<C> {
+  /** Each chunk a streaming method sends (ask.answer), in order, before the call settles. */
+  onChunk?: (chunk: C) => void;
+  /** Cancels the call: the handler is told, and the call settles with what it returns or 'cancelled'. */
+  signal?: AbortSignal;
+}
+
 export interface ApiClient {
-  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>>;
+  call<M extends Method>(method: M, params: Params<M>, options?: CallOptions<Chunk<M>>): Promise<Result<M>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
 

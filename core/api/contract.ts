@@ -1,6 +1,8 @@
 // The one typed contract between the UI (or CLI, or tests) and the core.
 // Every transport (in-process, Electron IPC, WebSocket) carries exactly these requests and events,
-// and every request is validated against these schemas where it enters the core.
+// and every request is validated against these schemas where it enters the core. Out of process
+// they travel over the one RPC (core/rpc/rpc.ts, apiContract below): results and a call's streamed
+// chunks are validated on receipt too, and events come as the chunks of one 'events.subscribe' call.
 import { z } from 'zod';
 import { ErrorInfo } from './errors.js';
 
@@ -456,16 +458,25 @@ export const methods = {
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id }),
   },
   /** Retrieve, then choose the sentences that answer in each book that holds cited passages (at most 3;
-   * sentences: each book's best three, rank 0 its answer, with a short answer when confident, sent
-   * first as an 'ask.sentences' event), then each of those books' model answers, streaming the text as
-   * 'ask.token' events under requestId; merged: the answers together (null when nothing was found).
+   * sentences: each book's best three, rank 0 its answer, with a short answer when confident), then
+   * each of those books' model answers; merged: the answers together (null when nothing was found).
+   * While it works it streams, as chunks of this call (AskAnswerChunk): the passages found, the
+   * sentences, then the pieces of each book's answer as the model writes them.
    * memory: false answers without the books' memories (and ranks without them): the ablation.
    * decoding 'copy' (the default) keeps each answer to words of its passages; 'free' lets the model write anything.
    * modelAnswer: false chooses the sentences only; ablation: the sentences are chosen without one signal
    * (the harness's ablations: the ranker retrained without it). */
   'ask.answer': {
-    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false), decoding: z.enum(['copy', 'free']).default('copy'), requestId: z.string().min(1).max(64), modelAnswer: z.boolean().default(true), ablation: z.enum(['no-model', 'no-bm25', 'no-passage-rank', 'no-coverage']).optional() }).strict(),
+    params: z.object({ question: z.string().min(1).max(2000), ids: z.array(id).max(1000).optional(), top: z.number().int().min(1).max(50).default(5), memory: z.boolean().default(true), rerank: z.boolean().default(false), decoding: z.enum(['copy', 'free']).default('copy'), modelAnswer: z.boolean().default(true), ablation: z.enum(['no-model', 'no-bm25', 'no-passage-rank', 'no-coverage']).optional() }).strict(),
     result: z.object({ citations: z.array(Citation), notFound: z.boolean(), usedMemory: z.boolean(), historyId: id, sentences: z.array(AnswerSentence), answers: z.array(BookAnswer), merged: z.string().nullable(), answerError: z.string().nullable() }),
+    chunk: z.discriminatedUnion('kind', [
+      /** the passages found (before the sentences and answers, which take longer) */
+      z.object({ kind: z.literal('found'), citations: z.array(Citation), usedMemory: z.boolean() }),
+      /** the sentences that answer (before the model's own answers) */
+      z.object({ kind: z.literal('sentences'), sentences: z.array(AnswerSentence) }),
+      /** a piece of one book's answer, as the model writes it */
+      z.object({ kind: z.literal('token'), docId: id, text: z.string() }),
+    ]),
   },
   /** Questions asked in this library, newest first; with a query, those sharing a word with it. */
   'ask.history': { params: z.object({ query: z.string().max(500).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(), result: z.array(HistoryEntry) },
@@ -523,6 +534,8 @@ export type Method = keyof Methods;
 export type Params<M extends Method> = z.input<Methods[M]['params']>;
 export type ParsedParams<M extends Method> = z.output<Methods[M]['params']>;
 export type Result<M extends Method> = z.output<Methods[M]['result']>;
+/** What a streaming method sends while it runs (never for the others). */
+export type Chunk<M extends Method> = Methods[M] extends { chunk: infer C extends z.ZodType } ? z.output<C> : never;
 
 /** Events pushed from the core to every connected UI. */
 export const events = {
@@ -531,12 +544,6 @@ export const events = {
   /** a fine-tune changed status, or logged a step (point) */
   'finetune.changed': z.object({ id, status: FineTuneStatus, point: FineTunePoint.optional() }),
   'models.changed': z.object({}),
-  /** a piece of an answer being written (ask.answer) */
-  'ask.token': z.object({ requestId: z.string(), docId: id, text: z.string() }),
-  /** the passages found for an answer being written (before the answers, which take longer) */
-  'ask.found': z.object({ requestId: z.string(), citations: z.array(Citation), usedMemory: z.boolean() }),
-  /** the sentences that answer (before the model's own answers) */
-  'ask.sentences': z.object({ requestId: z.string(), sentences: z.array(AnswerSentence) }),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;
@@ -551,3 +558,20 @@ export function isMethod(name: unknown): name is Method {
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && Object.hasOwn(events, name);
 }
+
+/** One event as a chunk of 'events.subscribe': its name and its payload, validated together. */
+export const EventMessage = z.discriminatedUnion(
+  'event',
+  eventNames.map((event) => z.object({ event: z.literal(event), payload: events[event] })) as unknown as [z.ZodObject<{ event: z.ZodLiteral<EventName>; payload: z.ZodType }>],
+);
+export type EventMessage = { [E in EventName]: { event: E; payload: EventPayload<E> } }[EventName];
+
+/**
+ * The contract the RPC carries between a UI and the core (core/rpc/api-server.ts, api-client.ts):
+ * every method, plus 'events.subscribe', a call that never returns by itself and streams each event
+ * the core publishes until it is cancelled or its connection closes.
+ */
+export const apiContract = {
+  ...methods,
+  'events.subscribe': { params: z.object({}).strict(), result: z.object({}).strict(), chunk: EventMessage },
+} as const;

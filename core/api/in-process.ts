@@ -7,9 +7,11 @@ import type { ApiServer } from './server.js';
 
 export function createInProcessClient(server: ApiServer): ApiClient {
   return {
-    async call(method, params) {
+    async call(method, params, options = {}) {
       try {
-        return (await server.dispatch(method, params)) as never;
+        if (options.signal?.aborted) throw new ApiError('cancelled', `'${method}' was cancelled.`);
+        const context = { ...(options.onChunk ? { emit: options.onChunk as (chunk: unknown) => void } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+        return (await server.dispatch(method, params, context)) as never;
       } catch (e) {
         const err = ApiError.from(e);
         throw new RemoteError(err.code, err.message, err.hint);

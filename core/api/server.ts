@@ -1,12 +1,18 @@
 // The core side of the contract: validates every request at the boundary and runs its handler.
+// Transports reach it in process (core/api/in-process.ts) or over the RPC (core/rpc/api-server.ts).
 import { z } from 'zod';
-import { isMethod, methods, type Method, type ParsedParams, type Result } from './contract.js';
+import { isMethod, methods, type Chunk, type Method, type ParsedParams, type Result } from './contract.js';
 import { ApiError } from './errors.js';
 import { EventHub } from './events.js';
-import { WireRequest, type WireResponse } from './wire.js';
+
+/** What a handler gets beside its parameters: for a streaming method, where its chunks go; the caller's cancellation. */
+export interface CallContext<C = never> {
+  emit?: (chunk: C) => void;
+  signal?: AbortSignal;
+}
 
 export type Handlers = {
-  [M in Method]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M>;
+  [M in Method]: (params: ParsedParams<M>, context: CallContext<Chunk<M>>) => Promise<Result<M>> | Result<M>;
 };
 
 export class ApiServer {
@@ -16,30 +22,18 @@ export class ApiServer {
   ) {}
 
   /** Validate and run one request. Throws ApiError (bad_request, unknown_method, or the handler's). */
-  async dispatch(method: unknown, params: unknown): Promise<unknown> {
+  async dispatch(method: unknown, params: unknown, context: CallContext<unknown> = {}): Promise<unknown> {
     if (!isMethod(method)) throw new ApiError('unknown_method', `Unknown request: ${String(method).slice(0, 64)}`);
     const parsed = methods[method].params.safeParse(params ?? {});
     if (!parsed.success) {
       throw new ApiError('bad_request', `Invalid ${method} request: ${z.prettifyError(parsed.error)}`);
     }
-    const handler = this.handlers[method] as (p: unknown) => unknown;
-    return await handler(parsed.data);
+    return this.run(method, parsed.data, context);
   }
 
-  /** Handle one raw message from an out-of-process client; never throws. */
-  async handleWire(raw: unknown): Promise<WireResponse | null> {
-    const req = WireRequest.safeParse(raw);
-    if (!req.success) {
-      const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'number' ? (raw as { id: number }).id : -1;
-      return { type: 'response', id, ok: false, error: { code: 'bad_request', message: 'Malformed message' } };
-    }
-    try {
-      const result = await this.dispatch(req.data.method, req.data.params);
-      return { type: 'response', id: req.data.id, ok: true, result };
-    } catch (e) {
-      const err = ApiError.from(e);
-      if (err.code === 'internal') console.error(`${req.data.method} failed:`, e);
-      return { type: 'response', id: req.data.id, ok: false, error: err.toJSON() };
-    }
+  /** Run a request whose parameters were validated already (by the RPC, against the same schemas). */
+  async run(method: Method, params: unknown, context: CallContext<unknown> = {}): Promise<unknown> {
+    const handler = this.handlers[method] as (p: unknown, c: CallContext<unknown>) => unknown;
+    return await handler(params, context);
   }
 }

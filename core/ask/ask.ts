@@ -1,8 +1,8 @@
 // Asking the library a question (ask.retrieve, ask.answer): the passages that answer it, kept in
 // the history; then the sentences that answer in each book that holds them, and each of those
-// books' model answers, streamed as events. Without a usable model the passages and sentences
-// still answer.
-import type { AnswerSentence, BookAnswer, EventName, EventPayload, ParsedParams, Result } from '../api/contract.js';
+// books' model answers, streamed as chunks of the call. Without a usable model the passages and
+// sentences still answer.
+import type { AnswerSentence, BookAnswer, Chunk, ParsedParams, Result } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
 import { hasMemories } from '../library/memories.js';
@@ -16,8 +16,6 @@ import { familiarityFrom, fuseModelScores, RERANK_CANDIDATES, retrieve } from '.
 export interface AskDeps {
   db: Db;
   reading: ReadingQueue;
-  /** the events an answer streams (ask.found, ask.sentences, ask.token) */
-  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
 }
 
 /** The passages for a question: BM25, with the books' memories ranking the books; without a
@@ -41,25 +39,25 @@ export async function retrieveAnswers(deps: Pick<AskDeps, 'db' | 'reading'>, p: 
   return { ...r, notFound: r.citations.length === 0, historyId: remember(deps.db, p.question, p.ids, r.citations) };
 }
 
-/** ask.answer: the passages (sent as 'ask.found'), the sentences that answer (sent as
- * 'ask.sentences'), then the model's answers (streamed as 'ask.token'), each step remembered. */
-export async function answerQuestion(deps: AskDeps, p: ParsedParams<'ask.answer'>): Promise<Result<'ask.answer'>> {
-  const { db, reading, emit } = deps;
-  const { question, ids, memory, requestId, ablation } = p;
+/** ask.answer: the passages, the sentences that answer, then the model's answers, each step
+ * remembered and sent to `emit` as it is known (the call's stream: found, sentences, tokens). */
+export async function answerQuestion(deps: AskDeps, p: ParsedParams<'ask.answer'>, emit: (chunk: Chunk<'ask.answer'>) => void = () => {}): Promise<Result<'ask.answer'>> {
+  const { db, reading } = deps;
+  const { question, ids, memory, ablation } = p;
   const r = await findPassages(deps, question, ids, p.top, memory, p.rerank);
   const historyId = remember(db, question, ids, r.citations);
-  emit('ask.found', { requestId, citations: r.citations, usedMemory: r.usedMemory });
+  emit({ kind: 'found', citations: r.citations, usedMemory: r.usedMemory });
   let answered: { answers: BookAnswer[]; merged: string | null } = { answers: [], merged: null };
   let answerError: string | null = null;
   let sentences: AnswerSentence[] = [];
   if (r.citations.length > 0) {
     sentences = await answerSentences(db, question, r.citations, { maxBooks: MAX_BOOKS_ANSWERING, memory, ...(ablation ? { ablation } : {}) });
     rememberSentences(db, historyId, sentences);
-    emit('ask.sentences', { requestId, sentences });
+    emit({ kind: 'sentences', sentences });
   }
   if (r.citations.length > 0 && p.modelAnswer) {
     try {
-      answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => emit('ask.token', { requestId, docId, text }), { memory, decoding: p.decoding });
+      answered = await answerAcrossBooks(reading, question, r.citations, (docId, text) => emit({ kind: 'token', docId, text }), { memory, decoding: p.decoding });
       rememberAnswer(db, historyId, answered);
     } catch (e) {
       answerError = ApiError.from(e).message; // no usable model: the passages still answer

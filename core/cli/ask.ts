@@ -6,7 +6,7 @@
 // memory loaded.
 import type { ApiClient } from '../api/client.js';
 import { answerSources } from '../api/contract.js';
-import type { AnswerSentence } from '../api/contract.js';
+import type { AnswerSentence, Chunk } from '../api/contract.js';
 import type { Out } from './reading.js';
 
 const where = (c: { docId: number; title: string; page: { number: number; label: string | null } | null; chapter: string | null; line: number; start: number; end: number }) => {
@@ -28,18 +28,16 @@ export function printSentences(sentences: AnswerSentence[], out: Out): void {
 
 export async function ask(api: ApiClient, q: { question: string; ids: number[] | undefined; top: number; answer: boolean; rerank: boolean }, out: Out): Promise<number> {
   const { question, ids, top, answer, rerank } = q;
-  const requestId = `cli-${process.pid}`;
   let current: number | null = null;
   const live = process.stdout.isTTY;
-  const off = live
-    ? api.on('ask.token', (e) => {
-        if (e.requestId !== requestId) return;
-        if (current !== e.docId) process.stdout.write(`${current === null ? '' : '\n'}… `);
-        current = e.docId;
-        process.stdout.write(e.text);
-      })
-    : () => {};
-  const r = answer ? await api.call('ask.answer', { question, top, rerank, requestId, ...(ids ? { ids } : {}) }).finally(off) : { ...(await api.call('ask.retrieve', { question, top, rerank, ...(ids ? { ids } : {}) })), sentences: [], answers: [], merged: null, answerError: null };
+  // the answer's pieces stream as the call's own chunks: shown as they come on a terminal
+  const onChunk = (c: Chunk<'ask.answer'>) => {
+    if (!live || c.kind !== 'token') return;
+    if (current !== c.docId) process.stdout.write(`${current === null ? '' : '\n'}… `);
+    current = c.docId;
+    process.stdout.write(c.text);
+  };
+  const r = answer ? await api.call('ask.answer', { question, top, rerank, ...(ids ? { ids } : {}) }, { onChunk }) : { ...(await api.call('ask.retrieve', { question, top, rerank, ...(ids ? { ids } : {}) })), sentences: [], answers: [], merged: null, answerError: null };
   if (live && current !== null) process.stdout.write('\r\x1b[K\n');
   if (r.notFound) {
     out('Not found in these books: no passage shares a word with the question.');

@@ -9,7 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiServer } from '../api/server.js';
-import type { WireEvent } from '../api/wire.js';
+import { serveApi } from '../rpc/api-server.js';
+import { webSocketPort, type WebSocketLike } from '../rpc/ports.js';
 import { contentSecurityPolicy, hostAllowed, newToken, originAllowed, parseTarget, RefusalLog, tokensEqual } from './security.js';
 import { serveStatic } from './static-files.js';
 
@@ -111,7 +112,7 @@ export async function startHost(opts: HostOptions): Promise<RunningHost> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       try {
-        serveClient(ws, opts.api, (e) => internal('a WebSocket message', e));
+        serveClient(ws, opts.api, refusals, (e) => internal('a WebSocket message', e));
       } catch (e) {
         internal('a WebSocket connection', e);
         ws.close(1011, 'Internal error');
@@ -164,41 +165,14 @@ function withoutQuery(url: string | undefined): string {
   return (url ?? '').split('?')[0]!;
 }
 
-function serveClient(ws: WebSocket, api: ApiServer, onError: (e: unknown) => void): void {
-  const send = (msg: unknown) => {
-    try {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-    } catch (e) {
-      onError(e);
-    }
-  };
-  const unsubscribe = api.events.subscribe((event, payload) => {
-    const msg: WireEvent = { type: 'event', event, payload };
-    send(msg);
+/** One page's connection: the API over the RPC (core/rpc/api-server.ts), JSON text frames. A
+ * malformed message fails the call it names (or is noted once per kind); a handler's unexpected
+ * error answers 'internal' and is logged once; a socket error ends that client only. */
+function serveClient(ws: WebSocket, api: ApiServer, refusals: RefusalLog, onError: (e: unknown) => void): void {
+  const port = webSocketPort(ws as unknown as WebSocketLike);
+  const served = serveApi(port, api, {
+    onInvalid: (error) => refusals.note('malformed API message', error.message),
+    onInternalError: (method, e) => onError(new Error(`${method}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })),
   });
-  ws.on('message', (data, isBinary) => {
-    let raw: unknown;
-    try {
-      if (isBinary) throw new Error('binary');
-      raw = JSON.parse(data.toString());
-    } catch {
-      send({ type: 'response', id: -1, ok: false, error: { code: 'bad_request', message: 'Messages must be JSON text.' } });
-      return;
-    }
-    // handleWire never throws by contract; if it does anyway, the client gets an error, not a crash.
-    Promise.resolve()
-      .then(() => api.handleWire(raw))
-      .then(
-        (response) => {
-          if (response) send(response);
-        },
-        (e: unknown) => {
-          onError(e);
-          const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'number' ? (raw as { id: number }).id : -1;
-          send({ type: 'response', id, ok: false, error: { code: 'internal', message: 'Unexpected error in the host.', hint: 'Please report this; nothing in your library was changed.' } });
-        },
-      );
-  });
-  ws.on('close', unsubscribe);
-  ws.on('error', unsubscribe); // a reset or a frame over the limit ends that client only
+  ws.on('error', () => served.close()); // a reset or a frame over the limit ends that client only
 }

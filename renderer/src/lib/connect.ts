@@ -1,12 +1,13 @@
 // Finds the core: the Electron preload's bridge when present, else the browser host's WebSocket.
-// Either way the UI gets the same typed client; it never sees raw IPC.
+// Either way the UI gets the same typed client over the one RPC (core/rpc/api-client.ts); it never
+// sees raw IPC.
 import type { ApiClient } from '../../../core/api/client';
-import { createWireClient } from '../../../core/api/wire-client';
-import type { WireRequest } from '../../../core/api/wire';
+import { createRpcApiClient } from '../../../core/rpc/api-client';
+import { channelPort, webSocketPort } from '../../../core/rpc/ports';
 
 /** What electron/preload.cts exposes through contextBridge. */
 export interface ElectronBridge {
-  send(message: WireRequest): void;
+  send(message: unknown): void;
   onMessage(receive: (message: unknown) => void): void;
   /** The paths of files the user dropped, granted to the core for import by path (electron/ipc.ts). */
   grantDropped?(files: File[]): Promise<string[]>;
@@ -21,7 +22,18 @@ declare global {
 const TOKEN_KEY = 'titans-reader-token';
 
 export async function connect(): Promise<ApiClient> {
-  if (window.titansBridge) return createWireClient(window.titansBridge);
+  const bridge = window.titansBridge;
+  if (bridge) {
+    return createRpcApiClient(
+      channelPort({
+        send: (m) => bridge.send(m),
+        subscribe: (listener) => {
+          bridge.onMessage(listener);
+          return () => bridge.onMessage(() => {});
+        },
+      }),
+    );
+  }
   return connectWebSocket();
 }
 
@@ -40,23 +52,12 @@ function connectWebSocket(): Promise<ApiClient> {
   const token = takeToken();
   if (!token) return Promise.reject(new Error('This page needs the address printed by the host, which includes its access token. Open that address again.'));
   const ws = new WebSocket(`ws://${location.host}/api?token=${encodeURIComponent(token)}`);
-  let receive: (m: unknown) => void = () => {};
-  const client = createWireClient({
-    send: (m) => ws.send(JSON.stringify(m)),
-    onMessage: (r) => (receive = r),
-  });
-  ws.onmessage = (e) => {
-    try {
-      receive(JSON.parse(String(e.data)));
-    } catch {
-      console.warn('Ignoring a message that is not JSON');
-    }
-  };
+  const client = createRpcApiClient(webSocketPort(ws)); // the port's close rejects every call still waiting
   return new Promise((resolve, reject) => {
     ws.onopen = () => resolve(client);
     ws.onerror = () => reject(new Error('Cannot reach the Titans Reader host. Is it still running? Start it again and open the address it prints.'));
     ws.onclose = () => {
-      client.failAll('The connection to the Titans Reader host was lost.');
+      client.close('The connection to the Titans Reader host was lost.');
       window.dispatchEvent(new CustomEvent('titans-disconnected'));
     };
   });

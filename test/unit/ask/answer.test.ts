@@ -95,17 +95,26 @@ describe('answering through the API', () => {
     const id = (await api.call('library.importPath', { path: writeFile(dir, 'harbor.txt', book) })).document.id;
     const q = 'What is the special magic number for quiet-harbor?';
 
-    const unread = await api.call('ask.answer', { question: q, requestId: 'r0' });
+    const unread = await api.call('ask.answer', { question: q });
     expect(unread.answers[0]!.usedMemory).toBe(false);
 
     await api.call('reading.start', { id });
     await core.reading.whenIdle();
     const pieces: string[] = [];
     let found = 0;
-    api.on('ask.token', (e) => e.requestId === 'r1' && pieces.push(e.text));
-    api.on('ask.found', (e) => e.requestId === 'r1' && (found = e.citations.length));
-    const r = await api.call('ask.answer', { question: q, requestId: 'r1' });
+    const kinds: string[] = [];
+    // the call's own stream: the passages first, then the answer's pieces (no other call's)
+    const r = await api.call('ask.answer', { question: q }, {
+      onChunk: (c) => {
+        kinds.push(c.kind);
+        if (c.kind === 'token') pieces.push(c.text);
+        if (c.kind === 'found') found = c.citations.length;
+      },
+    });
     expect(found).toBe(r.citations.length);
+    expect(kinds[0]).toBe('found');
+    expect(kinds[1]).toBe('sentences');
+    expect(kinds.slice(2).every((k) => k === 'token')).toBe(true);
     expect(r.citations[r.answers[0]!.citations[0]!]!.text).toContain(NEEDLE);
     const a = r.answers[0]!;
     expect(a).toMatchObject({ docId: id, title: 'Harbor', usedMemory: true, decoding: 'copy' });
@@ -124,13 +133,13 @@ describe('answering through the API', () => {
     const [h] = await api.call('ask.history', { limit: 1 });
     expect(h!.answer).toEqual({ merged: r.merged, answers: r.answers });
 
-    const ablation = await api.call('ask.answer', { question: q, requestId: 'r3', memory: false });
+    const ablation = await api.call('ask.answer', { question: q, memory: false });
     expect(ablation.answers[0]!.usedMemory).toBe(false);
-    const free = await api.call('ask.answer', { question: q, requestId: 'r4', decoding: 'free' });
+    const free = await api.call('ask.answer', { question: q, decoding: 'free' });
     expect(free.answers[0]!.decoding).toBe('free');
 
     expect(r.answerError).toBeNull();
-    const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 'r2' });
+    const none = await api.call('ask.answer', { question: 'zzzqqq xylophone' });
     expect(none).toMatchObject({ notFound: true, answers: [], merged: null });
   });
 });
@@ -143,7 +152,7 @@ describe('answering without a usable model', () => {
     try {
       const api = createInProcessClient(core.server);
       await api.call('library.importPath', { path: writeFile(dir, 'h.txt', `Intro.\n\n${NEEDLE}\n\nThe end.`) });
-      const r = await api.call('ask.answer', { question: 'special magic number quiet-harbor', requestId: 'x' });
+      const r = await api.call('ask.answer', { question: 'special magic number quiet-harbor' });
       expect(r.citations[0]!.text).toContain(NEEDLE);
       expect(r.answers).toEqual([]);
       expect(r.answerError).toMatch(/not a usable Titans model/);

@@ -161,8 +161,7 @@ describe('the sentence that answers, through the API', () => {
     const a = (await api.call('library.importPath', { path: writeFile(dir, 'assipattle.txt', s!.text) })).document.id;
     const b = (await api.call('library.importPath', { path: writeFile(dir, 'other.txt', other) })).document.id;
     const events: number[] = [];
-    api.on('ask.sentences', (e) => e.requestId === 's1' && events.push(e.sentences.length));
-    const r = await api.call('ask.answer', { question: 'Who had seven sons and one daughter?', requestId: 's1', top: 8 });
+    const r = await api.call('ask.answer', { question: 'Who had seven sons and one daughter?', top: 8 }, { onChunk: (c) => c.kind === 'sentences' && events.push(c.sentences.length) });
     expect(events).toEqual([r.sentences.length]);
     const firsts = r.sentences.filter((x) => x.rank === 0);
     // both books answer: each shows its own sentence
@@ -192,14 +191,14 @@ describe('the sentence that answers, through the API', () => {
     expect(h!.answer?.answers).toHaveLength(r.answers.length);
 
     // sentences only, the ablations, and after reading: the model's reading signal takes part
-    const only = await api.call('ask.answer', { question: 'How was Assipattle a lazy boy?', ids: [a], requestId: 's2', modelAnswer: false, ablation: 'no-bm25' });
+    const only = await api.call('ask.answer', { question: 'How was Assipattle a lazy boy?', ids: [a], modelAnswer: false, ablation: 'no-bm25' });
     expect(only.answers).toEqual([]);
     expect(only.sentences[0]!.text).toContain('never did any work');
     await api.call('reading.start', { id: a });
     await core.reading.whenIdle();
-    const read = await api.call('ask.answer', { question: 'How was Assipattle a lazy boy?', ids: [a], requestId: 's3', modelAnswer: false });
+    const read = await api.call('ask.answer', { question: 'How was Assipattle a lazy boy?', ids: [a], modelAnswer: false });
     expect(read.sentences[0]!.modelScored).toBe(Boolean(RANKER.withModel));
-    const none = await api.call('ask.answer', { question: 'zzzqqq xylophone', requestId: 's4' });
+    const none = await api.call('ask.answer', { question: 'zzzqqq xylophone' });
     expect(none).toMatchObject({ notFound: true, sentences: [] });
   });
 

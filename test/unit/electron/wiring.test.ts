@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import ts from 'typescript';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RemoteError, type ApiClient } from '../../../core/api/client.js';
 import { createInProcessClient } from '../../../core/api/in-process.js';
 import { createCore, type Core } from '../../../core/app.js';
@@ -117,35 +117,41 @@ describe('IPC bridge', () => {
   const settle = () => new Promise((r) => setTimeout(r, 20));
   const from = (sender: unknown, url: string, parent: unknown = null) => ({ sender, senderFrame: { url, parent } });
 
-  it('answers validated requests from the app window only', async () => {
+  it('answers validated calls from the app window only, and streams events to its subscription', async () => {
     const unbridge = bridgeApi(ipc as never, core.server, window, rendererUrl);
-    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl + '#/library'), { type: 'request', id: 1, method: 'library.list', params: {} });
-    ipc.emit(REQUEST_CHANNEL, from({}, rendererUrl), { type: 'request', id: 2, method: 'library.list', params: {} }); // another webContents
-    ipc.emit(REQUEST_CHANNEL, from(webContents, 'https://evil.example/'), { type: 'request', id: 3, method: 'library.list', params: {} }); // another frame
-    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { type: 'request', id: 4, method: 'library.get', params: { id: 'x' } });
-    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { nonsense: true });
+    const call = (id: number, method: string, params: unknown) => ({ rpc: 'call', id, method, params });
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl + '#/library'), call(1, 'library.list', {}));
+    ipc.emit(REQUEST_CHANNEL, from({}, rendererUrl), call(2, 'library.list', {})); // another webContents
+    ipc.emit(REQUEST_CHANNEL, from(webContents, 'https://evil.example/'), call(3, 'library.list', {})); // another frame
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), call(4, 'library.get', { id: 'x' }));
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { rpc: 'call', id: 8, method: 42 }); // malformed, names its call
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { nonsense: true }); // names no call: noted, not answered
+    expect(warn).toHaveBeenCalledTimes(1);
+    warn.mockRestore();
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), call(9, 'events.subscribe', {}));
     await settle();
-    expect(sent).toContainEqual([MESSAGE_CHANNEL, { type: 'response', id: 1, ok: true, result: [] }]);
+    expect(sent).toContainEqual([MESSAGE_CHANNEL, { rpc: 'result', id: 1, result: [] }]);
     expect(sent.some((s) => [2, 3].includes((s as [string, { id: number }])[1].id))).toBe(false);
-    const bad = sent.find((s) => (s as [string, { id: number }])[1].id === 4) as [string, { ok: boolean; error: { code: string } }];
-    expect(bad[1]).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(sent.some((s) => (s as [string, { id: number; ok: boolean }])[1].id === -1)).toBe(true);
+    const bad = sent.find((s) => (s as [string, { id: number }])[1].id === 4) as [string, { rpc: string; error: { code: string } }];
+    expect(bad[1]).toMatchObject({ rpc: 'error', error: { code: 'bad_request' } });
+    expect(sent.find((s) => (s as [string, { id: number }])[1].id === 8)).toMatchObject([MESSAGE_CHANNEL, { rpc: 'error', error: { code: 'bad_request' } }]);
 
     core.server.events.emit('library.changed', {});
-    expect(sent.at(-1)).toEqual([MESSAGE_CHANNEL, { type: 'event', event: 'library.changed', payload: {} }]);
+    expect(sent.at(-1)).toEqual([MESSAGE_CHANNEL, { rpc: 'chunk', id: 9, chunk: { event: 'library.changed', payload: {} } }]);
     unbridge();
     expect(ipc.listenerCount(REQUEST_CHANNEL)).toBe(0);
     expect(ipc.handlers.size).toBe(0);
     const before = sent.length;
     core.server.events.emit('library.changed', {});
-    expect(sent.length).toBe(before);
+    expect(sent.length).toBe(before); // the subscription ended with the bridge
   });
 
   it('answers only the top frame: a subframe showing the app page is ignored', async () => {
     const unbridge = bridgeApi(ipc as never, core.server, window, rendererUrl);
-    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl, { url: rendererUrl, parent: null }), { type: 'request', id: 5, method: 'library.list', params: {} });
-    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { type: 'request', id: 6, method: 'library.list', params: {} });
-    ipc.emit(REQUEST_CHANNEL, { sender: webContents, senderFrame: null }, { type: 'request', id: 7, method: 'library.list', params: {} }); // a frame gone
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl, { url: rendererUrl, parent: null }), { rpc: 'call', id: 5, method: 'library.list', params: {} });
+    ipc.emit(REQUEST_CHANNEL, from(webContents, rendererUrl), { rpc: 'call', id: 6, method: 'library.list', params: {} });
+    ipc.emit(REQUEST_CHANNEL, { sender: webContents, senderFrame: null }, { rpc: 'call', id: 7, method: 'library.list', params: {} }); // a frame gone
     await settle();
     const ids = sent.map((s) => (s as [string, { id?: number }])[1].id);
     expect(ids).not.toContain(5);
@@ -303,20 +309,25 @@ describe('preload', () => {
     expect(Object.keys(exposed)).toEqual(['titansBridge']);
     const bridge = exposed.titansBridge as { send(m: unknown): void; onMessage(r: (m: unknown) => void): void; grantDropped(files: unknown): Promise<string[]> };
     expect(Object.keys(bridge).sort()).toEqual(['grantDropped', 'onMessage', 'send']);
-    bridge.send({ type: 'request', id: 1, method: 'library.list', params: {} });
+    bridge.send({ rpc: 'call', id: 1, method: 'library.list', params: {} });
+    bridge.send({ rpc: 'cancel', id: 1 });
+    bridge.send({ rpc: 'result', id: 1, result: [] }); // a page does not answer the core
     bridge.send({ type: 'event', event: 'x' });
     bridge.send('raw string');
-    expect(toMain).toEqual([['titans:request', { type: 'request', id: 1, method: 'library.list', params: {} }]]);
+    expect(toMain).toEqual([
+      ['titans:request', { rpc: 'call', id: 1, method: 'library.list', params: {} }],
+      ['titans:request', { rpc: 'cancel', id: 1 }],
+    ]);
     const received: unknown[] = [];
     bridge.onMessage((m) => received.push(m));
-    ipcRenderer.emit('titans:message', {}, { type: 'event', event: 'library.changed', payload: {} });
-    expect(received).toEqual([{ type: 'event', event: 'library.changed', payload: {} }]);
+    ipcRenderer.emit('titans:message', {}, { rpc: 'chunk', id: 9, chunk: { event: 'library.changed', payload: {} } });
+    expect(received).toEqual([{ rpc: 'chunk', id: 9, chunk: { event: 'library.changed', payload: {} } }]);
 
     // dropped files: their paths come from webUtils, never from the page; no path, nothing sent
     expect(await bridge.grantDropped([new FakeFile('/home/reader/book.txt'), new FakeFile(''), '/etc/passwd', { path: '/etc/shadow' }])).toEqual(['/home/reader/book.txt']);
     expect(await bridge.grantDropped(['/etc/passwd'])).toEqual([]);
     expect(await bridge.grantDropped('/etc/passwd')).toEqual([]);
     expect(invoked).toEqual([['titans:dropped-paths', ['/home/reader/book.txt']]]);
-    expect(toMain).toHaveLength(1); // nothing more on the request channel
+    expect(toMain).toHaveLength(2); // nothing more on the request channel
   });
 });

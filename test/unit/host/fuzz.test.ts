@@ -123,11 +123,11 @@ describe('host fuzz', () => {
     const info = await new Promise<Record<string, unknown>>((resolve) => {
       ws.on('message', (d) => {
         const m = JSON.parse(d.toString()) as Record<string, unknown>;
-        if (m.type === 'response') resolve(m);
+        if (m.rpc === 'result' || m.rpc === 'error') resolve(m);
       });
-      ws.send(JSON.stringify({ type: 'request', id: 1, method: 'app.info', params: {} }));
+      ws.send(JSON.stringify({ rpc: 'call', id: 1, method: 'app.info', params: {} }));
     });
-    expect(info, hint).toMatchObject({ id: 1, ok: true });
+    expect(info, hint).toMatchObject({ rpc: 'result', id: 1 });
     ws.close();
     // logged once per kind, not once per request
     expect(logged.length, `${hint}\n${logged.join('\n')}`).toBeLessThan(40);

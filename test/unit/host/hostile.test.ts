@@ -105,14 +105,14 @@ describe('host under hostile requests', () => {
 });
 
 describe('host handlers that fail', () => {
-  function fakeApi(overrides: { subscribe?: () => () => void; handleWire?: () => Promise<unknown> }): ApiServer {
+  function fakeApi(overrides: { subscribe?: () => () => void; run?: () => Promise<unknown> }): ApiServer {
     return {
       events: { subscribe: overrides.subscribe ?? (() => () => {}) },
-      handleWire: overrides.handleWire ?? (async () => null),
+      run: overrides.run ?? (async () => []),
     } as unknown as ApiServer;
   }
 
-  it('a throwing connection handler closes that client with 1011; the host keeps serving', async () => {
+  it('a subscription that throws answers that call an internal error, logged; the socket and the host keep serving', async () => {
     const lines: string[] = [];
     const h = await startHost({
       api: fakeApi({
@@ -125,13 +125,17 @@ describe('host handlers that fail', () => {
     });
     try {
       const ws = new WebSocket(`ws://127.0.0.1:${h.port}/api?token=${h.token}`);
-      const code = await new Promise<number>((resolve) => {
-        ws.once('close', (c) => resolve(c));
-        setTimeout(() => resolve(-1), 5000).unref();
-      });
-      expect(code).toBe(1011);
+      await new Promise((r) => ws.once('open', r));
+      const answers: Array<Record<string, unknown>> = [];
+      ws.on('message', (d) => answers.push(JSON.parse(d.toString()) as Record<string, unknown>));
+      ws.send(JSON.stringify({ rpc: 'call', id: 1, method: 'events.subscribe', params: {} }));
+      ws.send(JSON.stringify({ rpc: 'call', id: 2, method: 'library.list', params: {} }));
+      await expect.poll(() => answers.length).toBe(2);
+      expect(answers.find((a) => a.id === 1)).toMatchObject({ rpc: 'error', error: { code: 'internal' } });
+      expect(answers.find((a) => a.id === 2)).toMatchObject({ rpc: 'result', result: [] });
       expect(lines.some((l) => l.includes('subscribe exploded'))).toBe(true);
       expect((await fetch(`http://127.0.0.1:${h.port}/`)).status).toBe(200);
+      ws.close();
     } finally {
       await h.close();
     }
@@ -140,7 +144,7 @@ describe('host handlers that fail', () => {
   it('a request handler that rejects answers an internal error, logged once', async () => {
     const lines: string[] = [];
     const h = await startHost({
-      api: fakeApi({ handleWire: () => Promise.reject(new Error('handler exploded')) }),
+      api: fakeApi({ run: () => Promise.reject(new Error('handler exploded')) }),
       rendererDir: path.join(dir, 'renderer'),
       log: (l) => lines.push(l),
     });
@@ -149,9 +153,9 @@ describe('host handlers that fail', () => {
       await new Promise((r) => ws.once('open', r));
       const answers: Array<Record<string, unknown>> = [];
       ws.on('message', (d) => answers.push(JSON.parse(d.toString()) as Record<string, unknown>));
-      for (let id = 1; id <= 3; id++) ws.send(JSON.stringify({ type: 'request', id, method: 'app.info', params: {} }));
+      for (let id = 1; id <= 3; id++) ws.send(JSON.stringify({ rpc: 'call', id, method: 'app.info', params: {} }));
       await expect.poll(() => answers.length).toBe(3);
-      expect(answers[0]).toMatchObject({ type: 'response', id: 1, ok: false, error: { code: 'internal' } });
+      expect(answers[0]).toMatchObject({ rpc: 'error', id: 1, error: { code: 'internal' } });
       expect(lines.filter((l) => l.includes('handler exploded')).length).toBe(1);
       ws.close();
     } finally {
