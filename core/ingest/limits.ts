@@ -104,3 +104,14 @@ export function describeMs(ms: number): string {
   if (ms >= 1000) return `${+(ms / 1000).toFixed(1)} s`;
   return `${ms} ms`;
 }
+
+/** Any error from a parser as a typed one: a parser that trips over a hostile file has read a damaged file. */
+export function asParseError(e: unknown, name: string, maxChars: number): ApiError {
+  if (e instanceof ApiError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof RangeError && /call stack/i.test(message)) {
+    return new ApiError('unreadable', `${name} is nested too deeply to be read.`, 'The file may be damaged or made to attack readers; export or download it again.');
+  }
+  if (e instanceof RangeError && /string length|string longer|array length|allocation failed/i.test(message)) return textTooLong(name, maxChars);
+  return new ApiError('unreadable', `${name} could not be read (${message.slice(0, 300)}).`, 'The file may be damaged or incomplete; export or download it again.');
+}

@@ -3,12 +3,16 @@
 // message that names the limit, and the process (the app, the host, the library) stays up.
 // A worker that answered is kept for the next parse for a few seconds (starting one costs a
 // module load); one that ran out of time or memory is gone, and the next parse starts a new one.
+// The calls go over the one RPC (core/ingest/parse-protocol.ts); the worker's own death (out of
+// memory, a crash) and the time limit are watched here, beside it, and named in the error.
 import type { Worker } from 'node:worker_threads';
 import { ApiError } from '../api/errors.js';
+import { workerPort } from '../rpc/node-ports.js';
+import { createRpcClient, type RpcClient } from '../rpc/rpc.js';
 import { spawnWorker } from '../spawn-worker.js';
 import type { ParsedDocument } from './formats/index.js';
 import { parseOutOfMemory, parseTimedOut, resolveLimits, type ParseLimits } from './limits.js';
-import type { ParseReply, ParseRequest } from './parse-worker.js';
+import { ParseContract } from './parse-protocol.js';
 
 export interface ParseInWorkerOptions {
   /** The name to report in messages (an upload is stored under a temporary name). */
@@ -24,14 +28,17 @@ const IDLE_MS = 10_000;
 /** How long a new worker may take to load the parsers before it counts as broken. */
 const START_MS = 60_000;
 
-interface Idle {
+interface ParseWorker {
   worker: Worker;
+  rpc: RpcClient<typeof ParseContract>;
+}
+
+interface Idle extends ParseWorker {
   heapMb: number;
   timer: NodeJS.Timeout;
 }
 
 const idle: Idle[] = [];
-let nextId = 1;
 
 export async function parseInWorker(file: string, opts: ParseInWorkerOptions): Promise<ParsedDocument> {
   const limits = resolveLimits(opts.limits);
@@ -40,83 +47,90 @@ export async function parseInWorker(file: string, opts: ParseInWorkerOptions): P
   if (opts.signal?.aborted) throw cancelled();
 
   const warm = takeIdle(limits.maxHeapMb);
-  const worker = warm ?? spawn(limits.maxHeapMb);
-  const id = nextId++;
-  const request: ParseRequest = { id, file, displayName: name, maxBytes: opts.maxBytes, maxChars: limits.maxChars };
+  const w = warm ?? spawn(limits.maxHeapMb);
+  const { worker, rpc } = w;
 
   let keep = false;
-  try {
-    const reply = await new Promise<ParseReply>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let started = false;
-      const cleanup = () => {
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        opts.signal?.removeEventListener('abort', onAbort);
-      };
-      const fail = (e: ApiError) => {
-        cleanup();
-        reject(e);
-      };
-      const start = () => {
-        started = true;
-        worker.postMessage(request);
-        clearTimeout(timer);
-        timer = setTimeout(() => fail(parseTimedOut(name, limits.timeoutMs)), limits.timeoutMs);
-      };
-      const onMessage = (m: unknown) => {
-        if (m && typeof m === 'object' && 'ready' in m) return start();
-        const r = m as ParseReply;
-        if (r?.id !== id) return;
-        cleanup();
-        resolve(r);
-      };
-      const onError = (e: Error & { code?: string }) => {
-        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') fail(parseOutOfMemory(name, limits.maxHeapMb));
-        else if (!started) fail(new ApiError('internal', `The document parser could not start (${e.message.slice(0, 300)}).`, 'Please report this; nothing in your library was changed.'));
-        else fail(new ApiError('unreadable', `${name} could not be read: the parser failed (${e.message.slice(0, 300)}).`, 'The file may be damaged or incomplete; export or download it again.'));
-      };
-      const onExit = (code: number) => fail(new ApiError('unreadable', `${name} could not be read: the parser stopped (exit code ${code}).`, 'The file may be damaged or incomplete; export or download it again.'));
-      const onAbort = () => fail(cancelled());
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.ref();
-      if (warm) start();
-      else timer = setTimeout(() => fail(new ApiError('internal', `The document parser did not start within ${START_MS / 1000} s.`, 'Try again; if it keeps failing, please report it.')), START_MS);
+  const calls = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let died: ApiError | null = null;
+  let started = false;
+  const cleanups: Array<() => void> = [];
+  let setLimit: (ms: number, e: () => ApiError) => void = () => {};
+  // what ends a parse besides its answer: the worker dying, the time limit, the user cancelling
+  const stop = new Promise<never>((_, reject) => {
+    const fail = (e: ApiError) => {
+      died ??= e;
+      calls.abort();
+      reject(died);
+    };
+    const onError = (e: Error & { code?: string }) => {
+      if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') fail(parseOutOfMemory(name, limits.maxHeapMb));
+      else if (!started) fail(new ApiError('internal', `The document parser could not start (${e.message.slice(0, 300)}).`, 'Please report this; nothing in your library was changed.'));
+      else fail(new ApiError('unreadable', `${name} could not be read: the parser failed (${e.message.slice(0, 300)}).`, 'The file may be damaged or incomplete; export or download it again.'));
+    };
+    const onExit = (code: number) => fail(new ApiError('unreadable', `${name} could not be read: the parser stopped (exit code ${code}).`, 'The file may be damaged or incomplete; export or download it again.'));
+    const onAbort = () => fail(cancelled());
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const limit = (ms: number, e: () => ApiError) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(e()), ms);
+    };
+    cleanups.push(() => {
+      clearTimeout(timer);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      opts.signal?.removeEventListener('abort', onAbort);
     });
+    setLimit = limit;
+  });
+  stop.catch(() => {}); // observed below; never an unhandled rejection
+  try {
+    worker.ref();
+    if (!warm) {
+      setLimit(START_MS, () => new ApiError('internal', `The document parser did not start within ${START_MS / 1000} s.`, 'Try again; if it keeps failing, please report it.'));
+      await Promise.race([rpc.call('ready', {}, { signal: calls.signal }), stop]);
+    }
+    started = true;
+    setLimit(limits.timeoutMs, () => parseTimedOut(name, limits.timeoutMs));
+    const params = { file, displayName: name, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}), maxChars: limits.maxChars };
+    const document = await Promise.race([rpc.call('parse', params, { signal: calls.signal }), stop]);
     keep = true;
-    if (!reply.ok) throw new ApiError(reply.error.code, reply.error.message, reply.error.hint);
-    return reply.document;
+    return document as ParsedDocument;
+  } catch (e) {
+    // the worker's death is reported by the RPC too ("stopped"): the cause named here wins
+    await Promise.resolve();
+    throw died ?? e;
   } finally {
-    if (keep) putIdle(worker, limits.maxHeapMb);
+    for (const c of cleanups.splice(0)) c();
+    if (keep) putIdle(w, limits.maxHeapMb);
     else void worker.terminate();
   }
 }
 
-function spawn(heapMb: number): Worker {
+function spawn(heapMb: number): ParseWorker {
   const worker = spawnWorker(import.meta.url, 'parse-worker', null, { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  const rpc = createRpcClient(workerPort(worker), ParseContract, { peer: 'the document parser' });
   // An error between parses (a parser's stray promise) must not become the core's uncaught exception.
   worker.on('error', () => undefined);
   worker.once('exit', () => {
     const i = idle.findIndex((w) => w.worker === worker);
     if (i >= 0) clearTimeout(idle.splice(i, 1)[0]!.timer);
   });
-  return worker;
+  return { worker, rpc };
 }
 
-function takeIdle(heapMb: number): Worker | null {
+function takeIdle(heapMb: number): ParseWorker | null {
   const i = idle.findIndex((w) => w.heapMb === heapMb);
   if (i < 0) return null;
   const [w] = idle.splice(i, 1);
   clearTimeout(w!.timer);
-  return w!.worker;
+  return { worker: w!.worker, rpc: w!.rpc };
 }
 
-function putIdle(worker: Worker, heapMb: number): void {
+function putIdle({ worker, rpc }: ParseWorker, heapMb: number): void {
   if (idle.length >= 2) {
     void worker.terminate();
     return;
@@ -124,6 +138,7 @@ function putIdle(worker: Worker, heapMb: number): void {
   worker.unref(); // an idle worker never keeps the process alive
   const entry: Idle = {
     worker,
+    rpc,
     heapMb,
     timer: setTimeout(() => {
       const i = idle.indexOf(entry);

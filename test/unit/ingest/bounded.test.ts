@@ -14,7 +14,7 @@ import { pageParagraphs } from '../../../core/ingest/formats/pdf.js';
 import { ZipArchive } from '../../../core/ingest/formats/zip.js';
 import { headingOfMarkdownLine, metaLine } from '../../../core/ingest/headings.js';
 import { DEFAULT_PARSE_LIMITS, MAX_DOCUMENT_CHARS, textTooLong } from '../../../core/ingest/limits.js';
-import { asParseError } from '../../../core/ingest/parse-worker.js';
+import { asParseError } from '../../../core/ingest/limits.js';
 import { patchDeclaredSize } from '../../fixtures/documents/make.js';
 import { CHAPTER_LINE, makeLongTocEpub, makeRepeatedSpineEpub, unclosedTagHtml } from '../../fixtures/documents/hostile.js';
 import { tempDir } from '../../fixtures/texts.js';
