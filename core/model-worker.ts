@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { backendLabel, selectBackend } from '../models/backend.js';
 import { ApiError } from './api/errors.js';
-import { openDatabase } from './library/database.js';
+import { openReadonlyDatabase } from './library/database.js';
 import { ModelWorkerContract, WorkerSettings } from './reading/protocol.js';
 import { readDocument } from './reading/read-document.js';
 import { recall } from './reading/recall.js';
@@ -26,8 +26,8 @@ async function load() {
   console.warn = () => {}; // tfjs' "install the node backend" banner
   const backend = await selectBackend({ force: settings.backend }).finally(() => (console.warn = warn));
   const backendName = backendLabel(backend); // "webgpu (its adapter)", "wasm", ...: shown, and stored with each memory
-  const db = openDatabase(settings.databasePath);
-  const reader = loadReaderModel(db, settings.dataDir, settings.modelFile);
+  const db = openReadonlyDatabase(settings.databasePath); // the core writes: readings come back as writes (core/library/readings.ts)
+  const reader = loadReaderModel(null, settings.dataDir, settings.modelFile); // registered by the core on 'ready'
   const memories = new BookMemories(db, reader.info.id); // decoded once, shared by recall, rerank and answers
   return { backendName, db, reader, memories };
 }
@@ -50,7 +50,7 @@ serveRpc(
     ready: async () => {
       try {
         const { reader, backendName } = await loaded;
-        return { model: reader.info, backend: backendName };
+        return { model: reader.info, backend: backendName, registration: reader.registration };
       } catch (e) {
         exitSoon();
         throw e;
@@ -71,7 +71,8 @@ serveRpc(
           stepTokens: settings.stepTokens,
           checkpointTokens: settings.checkpointTokens,
           shouldStop: () => signal.aborted,
-          onProgress: (done, total) => emit({ done, total }),
+          onProgress: (done, total) => emit({ kind: 'progress', done, total }),
+          write: (w) => emit({ kind: 'write', write: w }), // applied by the core (core/reading/queue.ts), the library's one writer
         });
       } finally {
         reading = false;

@@ -20,6 +20,21 @@ const MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const ASIDE = 'Move it aside or choose another data folder with --data.';
 const UNCHANGED = 'The library was not changed.';
 
+/** A connection that can only read an existing library: the model worker's, so that only the main
+ * thread writes (core/library/readings.ts); any write through it fails with SQLITE_READONLY. */
+export function openReadonlyDatabase(file: string): Db {
+  checkHeader(file);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    checkSchema(db, file);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
 export function openDatabase(file: string): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const isNew = !fs.existsSync(file) || fs.statSync(file).size === 0;

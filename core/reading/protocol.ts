@@ -3,6 +3,7 @@
 // owns the queue and the UI's API).
 import { z } from 'zod';
 import { BookAnswer, ModelInfo, RecallResult } from '../api/contract.js';
+import { ReadingWrite } from '../library/readings.js';
 
 export const WorkerSettings = z.object({
   databasePath: z.string(),
@@ -22,12 +23,21 @@ const Question = z.string().min(1).max(2000);
 /** What the model worker answers over the RPC (core/rpc/rpc.ts); every reply is validated on receipt. */
 export const ModelWorkerContract = {
   /** the model, once loaded: the first call; a model that cannot load rejects it, and the worker exits */
-  ready: { params: z.object({}), result: z.object({ model: ModelInfo, backend: z.string() }) },
-  /** read one document into memory, streaming progress; cancelled: it stops after the current step
-   * with a checkpoint and returns outcome 'paused' */
+  ready: {
+    params: z.object({}),
+    /** registration: what the core stores for the model (core/reading/reader-model.ts registerModel): the worker only reads the library */
+    result: z.object({ model: ModelInfo, backend: z.string(), registration: z.object({ config: z.unknown(), tokenizer: z.unknown(), meta: z.record(z.string(), z.unknown()) }) }),
+  },
+  /** read one document into memory, streaming progress and the reading's writes (trace pieces,
+   * checkpoints, the final memory: core/library/readings.ts), which the core applies in order, so
+   * only the main thread writes the library; cancelled: it stops after the current step with a
+   * checkpoint and returns outcome 'paused' */
   read: {
     params: z.object({ docId: DocId }),
-    chunk: z.object({ done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+    chunk: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+      z.object({ kind: z.literal('write'), write: ReadingWrite }),
+    ]),
     result: z.object({
       outcome: z.enum(['done', 'paused']),
       tokensDone: z.number().int().nonnegative(),

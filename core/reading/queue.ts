@@ -11,6 +11,8 @@ import type { EventHub } from '../api/events.js';
 import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
+import { registerModel } from '../library/model-registry.js';
+import { applyReadingWrite } from '../library/readings.js';
 import { isAlive, PROCESS_START } from '../process.js';
 import { ModelWorkerContract, type WorkerAnswer, type WorkerSettings } from './protocol.js';
 import { listReadings } from '../library/reading-status.js';
@@ -219,7 +221,11 @@ export class ReadingQueue {
       worker.on('exit', (code) => gone(`exit code ${code}`));
       // a malformed reply rejects the call it names; one that names no call is only reported
       this.rpc = createRpcClient(workerPort(worker), ModelWorkerContract, { peer: 'the model worker', onInvalid: (e) => process.stderr.write(`titans-reader: ${e.message}\n`) });
-      this.rpc.call('ready', {}).then(resolve, reject);
+      // the worker only reads the library: the model it loaded is registered here, before any reading refers to it
+      this.rpc.call('ready', {}).then(({ model, backend, registration }) => {
+        registerModel(this.db, model, registration.config, registration.tokenizer, registration.meta as Parameters<typeof registerModel>[4]);
+        resolve({ model, backend });
+      }, reject);
     });
     ready.catch(() => {
       if (this.ready === ready) this.ready = null; // a later call tries again
@@ -297,7 +303,7 @@ export class ReadingQueue {
         const pause = new AbortController();
         job.signal.addEventListener('abort', () => pause.abort(), { once: true });
         this.client()
-          .call('read', { docId }, { signal: pause.signal, onChunk: (p) => job.progress(p.done, p.total) })
+          .call('read', { docId }, { signal: pause.signal, onChunk: (c) => (c.kind === 'progress' ? job.progress(c.done, c.total) : applyReadingWrite(this.db, c.write)) })
           .then(
             (r) => {
               this.crashes = 0;

@@ -15,7 +15,7 @@ import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
-import { PROCESS_START } from '../process.js';
+import { applyReadingWrite, nextPieceIndex, readingRow, startWrite, type ReadingWrite } from '../library/readings.js';
 import { scoreToken } from './token-scores.js';
 import { encodeSummary, encodeTracePiece, summarize, TOP_K, type LayerTrace, type TracePiece } from './trace.js';
 
@@ -33,6 +33,9 @@ export interface ReadOptions {
   /** polled between steps: true pauses (a checkpoint is written first, so nothing is lost) */
   shouldStop?: () => boolean;
   onProgress?: (done: number, total: number) => void;
+  /** where the reading's writes go (core/library/readings.ts): the model worker sends them to the
+   * main thread; by default they are applied to `db` here */
+  write?: (w: ReadingWrite) => void;
 }
 
 export type ReadOutcome = { outcome: 'done' | 'paused'; tokensDone: number; tokensTotal: number; seconds: number };
@@ -220,39 +223,26 @@ function addMemorySignals(piece: PieceBuilder, layer: number, reports: SurpriseR
   }
 }
 
-interface ReadingRow {
-  status: string;
-  tokensDone: number;
-  tokensTotal: number | null;
-  seconds: number;
-  checkpoint: Buffer | null;
-}
-
 /** Read (or go on reading) one document into the model's memory. */
 export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   const { db, docId, modelId, model, tokenizer } = o;
-  const now = () => new Date().toISOString();
-  const getRow = () =>
-    db.prepare(`SELECT status, tokens_done AS tokensDone, tokens_total AS tokensTotal, seconds, checkpoint FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, modelId) as ReadingRow | undefined;
-  let row = getRow();
+  const write = o.write ?? ((w: ReadingWrite) => applyReadingWrite(db, w));
+  const key = { docId, modelId };
   if (!db.prepare(`SELECT 1 FROM documents WHERE id = ? AND status = 'ready'`).get(docId)) {
     throw new ApiError('not_found', `Document ${docId} is not in the library.`, 'It may have been deleted.');
   }
-  if (!row) {
-    db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'reading', ?, ?)`).run(docId, modelId, now(), now());
-    row = getRow()!;
-  }
+  const row = readingRow(db, docId, modelId) ?? { status: 'reading', tokensDone: 0, tokensTotal: null, seconds: 0, checkpoint: null };
   if (row.status === 'done') return { outcome: 'done', tokensDone: row.tokensDone, tokensTotal: row.tokensTotal ?? row.tokensDone, seconds: row.seconds };
   // this process reads it now (the queue has said so already; a direct caller, such as a test, has not)
-  db.prepare(`UPDATE readings SET status = 'reading', error = NULL, reader_pid = ?, reader_pid_start = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(process.pid, PROCESS_START, now(), docId, modelId);
+  write(startWrite(docId, modelId));
 
   const counted = row.tokensTotal ?? (await countTokens(db, docId, tokenizer, o.shouldStop));
   if (counted === null) {
-    db.prepare(`UPDATE readings SET status = 'paused', updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now(), docId, modelId);
+    write({ kind: 'paused', ...key });
     return { outcome: 'paused', tokensDone: row.tokensDone, tokensTotal: 0, seconds: row.seconds };
   }
   const total = counted;
-  if (row.tokensTotal === null) db.prepare(`UPDATE readings SET tokens_total = ? WHERE doc_id = ? AND model_id = ?`).run(total, docId, modelId);
+  if (row.tokensTotal === null) write({ kind: 'total', ...key, tokens: total });
   const docEnd = (db.prepare(`SELECT char_count FROM documents WHERE id = ?`).pluck().get(docId) as number) ?? 0;
 
   // Resume from the last checkpoint: the state, and the logits that predict the next token.
@@ -266,8 +256,8 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
     pos = state.pos;
   }
   // Pieces past the checkpoint cannot exist (they are written with it), but never keep a stale one.
-  db.prepare(`DELETE FROM surprise_traces WHERE doc_id = ? AND model_id = ? AND start_token >= ?`).run(docId, modelId, pos);
-  let pieceIndex = ((db.prepare(`SELECT max(piece) FROM surprise_traces WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, modelId) as number | null) ?? -1) + 1;
+  write({ kind: 'dropTracesFrom', ...key, token: pos });
+  let pieceIndex = nextPieceIndex(db, docId, modelId, pos);
 
   const step = stepSize(model, o.stepTokens);
   const every = Math.max(step, Math.ceil((o.checkpointTokens ?? DEFAULT_CHECKPOINT_TOKENS) / step) * step);
@@ -281,23 +271,16 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   const commit = (final: boolean) => {
     const seconds = secondsBefore + (performance.now() - sessionStart) / 1000;
     const built = piece.length > 0 ? piece.build(model.config.memory.chunkSize) : null;
-    const checkpoint = state && !final ? checkpointBytes(state, lastLogits) : null;
-    db.transaction(() => {
-      if (built) {
-        const startChar = built.offsets[0]!;
-        const endChar = tokens.peekOffset() ?? docEnd;
-        db.prepare(`INSERT INTO surprise_traces (doc_id, model_id, piece, start_token, tokens, start_char, end_char, data, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-          docId, modelId, pieceIndex, built.startToken, built.offsets.length, startChar, endChar, encodeTracePiece(built), encodeSummary(summarize(built, endChar)),
-        );
-      }
-      if (final) {
-        const bytes = encodeCheckpoint(stateToCheckpoint(state!, { model: modelId, document: docId, tokens: pos }));
-        db.prepare(`INSERT OR REPLACE INTO memory_states (doc_id, model_id, tokens, seconds, backend, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(docId, modelId, pos, seconds, o.backend, bytes, now());
-        db.prepare(`UPDATE readings SET status = 'done', tokens_done = ?, seconds = ?, checkpoint = NULL, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(pos, seconds, now(), docId, modelId);
-      } else {
-        db.prepare(`UPDATE readings SET tokens_done = ?, seconds = ?, checkpoint = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(pos, seconds, checkpoint, now(), docId, modelId);
-      }
-    })();
+    const endChar = tokens.peekOffset() ?? docEnd;
+    write({
+      kind: 'commit',
+      ...key,
+      piece: built ? { index: pieceIndex, startToken: built.startToken, tokens: built.offsets.length, startChar: built.offsets[0]!, endChar, data: encodeTracePiece(built), summary: encodeSummary(summarize(built, endChar)) } : null,
+      tokensDone: pos,
+      seconds,
+      checkpoint: state && !final ? checkpointBytes(state, lastLogits) : null,
+      memory: final ? { state: encodeCheckpoint(stateToCheckpoint(state!, { model: modelId, document: docId, tokens: pos })), backend: o.backend } : null,
+    });
     if (built) pieceIndex++;
     piece = new PieceBuilder(pos, memoryLayers);
     secondsBefore = seconds;
@@ -313,7 +296,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       if (o.shouldStop?.()) {
         await readableState();
         commit(false);
-        db.prepare(`UPDATE readings SET status = 'paused' WHERE doc_id = ? AND model_id = ?`).run(docId, modelId);
+        write({ kind: 'paused', ...key });
         return { outcome: 'paused', tokensDone: pos, tokensTotal: total, seconds: secondsBefore };
       }
       const { ids, offsets } = tokens.take(Math.min(step, total - pos));

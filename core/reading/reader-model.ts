@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { registerModel } from '../library/model-registry.js';
 import { decodeCheckpoint, writeCheckpointFileSync, type JsonValue } from '../../models/checkpoint/format.js';
 import { modelConfig, type ModelConfig } from '../../models/model/config.js';
 import { modelFromCheckpoint, modelToCheckpoint } from '../../models/model/io.js';
@@ -28,14 +29,7 @@ function modelIdentity(file: string, bytes: Uint8Array, meta: Record<string, Jso
   return { id: createHash('sha256').update(bytes).digest('hex').slice(0, 16), name: typeof meta.name === 'string' ? meta.name : path.basename(file, path.extname(file)), file: path.resolve(file) };
 }
 
-/** Add a model version to the library (or update where its file now is). */
-export function registerModel(db: Db, info: ModelInfo, config: unknown, tokenizer: unknown, meta: Record<string, JsonValue>): void {
-  const parent = typeof meta.parent === 'string' ? meta.parent : null;
-  db.prepare(
-    `INSERT INTO models (id, name, file, arch, parameters, config, tokenizer, trained, added_at, parent_id, meta) VALUES (@id, @name, @file, @arch, @parameters, @config, @tokenizer, @trained, @addedAt, @parent, @meta)
-     ON CONFLICT (id) DO UPDATE SET file = excluded.file, meta = excluded.meta, parent_id = excluded.parent_id`,
-  ).run({ ...info, trained: info.trained ? 1 : 0, config: JSON.stringify(config), tokenizer: JSON.stringify(tokenizer), addedAt: new Date().toISOString(), parent, meta: JSON.stringify(meta) });
-}
+export { registerModel } from '../library/model-registry.js';
 
 /** Read a model file's identity and metadata without keeping the model. */
 export function inspectModelFile(file: string): { info: ModelInfo; config: unknown; tokenizer: unknown; meta: Record<string, JsonValue> } {
@@ -56,6 +50,8 @@ export interface LoadedReaderModel {
   info: ModelInfo;
   model: TitansModel;
   tokenizer: Tokenizer;
+  /** what registerModel stores for it (the model worker hands it to the core, which registers it) */
+  registration: { config: unknown; tokenizer: unknown; meta: Record<string, JsonValue> };
 }
 
 /** Write a fresh (untrained) model checkpoint, e.g. the default one or a small one for tests. */
@@ -73,7 +69,8 @@ export function writeUntrainedModel(file: string, config: ModelConfig, opts: { s
 
 /** Load the reading model and register it. Without a file: the shipped default model when it is
  * installed, else an untrained one created in the data folder. */
-export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): LoadedReaderModel {
+/** The reading model, registered in the library (db), or not (null: the model worker, which only reads). */
+export function loadReaderModel(db: Db | null, dataDir: string, modelFile?: string): LoadedReaderModel {
   let file = modelFile ?? shippedModelFile() ?? undefined;
   if (!file) {
     file = path.join(dataDir, 'models', DEFAULT_MODEL_FILE);
@@ -101,6 +98,7 @@ export function loadReaderModel(db: Db, dataDir: string, modelFile?: string): Lo
     parameters: loaded.model.parameterCount,
     trained: meta.trained !== false,
   };
-  registerModel(db, info, loaded.model.config, loaded.tokenizer.spec, meta);
-  return { info, model: loaded.model, tokenizer: loaded.tokenizer };
+  const registration = { config: loaded.model.config, tokenizer: loaded.tokenizer.spec, meta };
+  if (db) registerModel(db, info, registration.config, registration.tokenizer, meta);
+  return { info, model: loaded.model, tokenizer: loaded.tokenizer, registration };
 }
