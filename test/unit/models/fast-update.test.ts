@@ -13,7 +13,7 @@ import { disposeState, type MemoryState, NeuralMemory } from '../../../models/me
 import type { SurpriseReport } from '../../../models/memory/surprise.js';
 import { modelConfig } from '../../../models/model/config.js';
 import { disposeModelState, TitansModel, type ModelState } from '../../../models/model/model.js';
-import { compare, useBackend } from './helpers.js';
+import { compare, useBackend } from '../../helpers/models.js';
 
 const BACKENDS = process.env.TITANS_TEST_BACKEND ? [process.env.TITANS_TEST_BACKEND] : ['wasm', 'cpu'];
 const TOL = 2e-5;

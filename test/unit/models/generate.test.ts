@@ -4,7 +4,7 @@ import { modelConfig, type Architecture } from '../../../models/model/config.js'
 import { generate, generateWithoutCache, randomSource, sampleToken } from '../../../models/model/generate.js';
 import { disposeModelState, TitansModel } from '../../../models/model/model.js';
 import { PrefixTree } from '../../../core/ask/spans.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 beforeAll(async () => {
   await useBackend();

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, memParamNames, paramShapes } from '../../../models/memory/config.js';
 import { memChunkGrads, memForward } from '../../../models/memory/mlp.js';
 import { flatW64, headW0, memForward64, memGrad64 } from '../../oracles/memory64.js';
-import { compare, randomParams, rng, useBackend } from './helpers.js';
+import { compare, randomParams, rng, useBackend } from '../../helpers/models.js';
 
 for (const backend of ['cpu', 'wasm']) {
   describe(`memory MLP on ${backend}`, () => {

@@ -7,7 +7,7 @@ import { modelConfig, type Architecture } from '../../../models/model/config.js'
 import { modelFromCheckpoint, modelToCheckpoint, stateFromCheckpoint, stateToCheckpoint } from '../../../models/model/io.js';
 import { disposeModelState, TitansModel } from '../../../models/model/model.js';
 import { trainBpe } from '../../../models/tokenizer/index.js';
-import { compare, useBackend } from './helpers.js';
+import { compare, useBackend } from '../../helpers/models.js';
 
 beforeAll(async () => {
   await useBackend();

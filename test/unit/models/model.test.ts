@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig, type Architecture } from '../../../models/model/config.js';
 import { crossEntropy, disposeModelState, TitansModel } from '../../../models/model/model.js';
-import { compare, useBackend } from './helpers.js';
+import { compare, useBackend } from '../../helpers/models.js';
 
 beforeAll(async () => {
   await useBackend();

@@ -12,7 +12,7 @@ import {
   serializeState,
 } from '../../../models/memory/neural-memory.js';
 import { flatW64, neuralMemory64 } from '../../oracles/memory64.js';
-import { compare, randomInput, randomParams, rng, toTensor, useBackend, centralDifference } from './helpers.js';
+import { compare, randomInput, randomParams, rng, toTensor, useBackend, centralDifference } from '../../helpers/models.js';
 
 // every suite runs on cpu and on wasm (cheap at these sizes); TITANS_TEST_BACKEND picks one
 const BACKENDS = process.env.TITANS_TEST_BACKEND ? [process.env.TITANS_TEST_BACKEND] : ['cpu', 'wasm'];

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NeuralMemory, disposeState, serializeState } from '../../../models/memory/neural-memory.js';
 import { batchRows, configFromTorch, flatten, gradsFromTorch, paramsFromTorch } from '../../oracles/torch-compat.js';
-import { VECTOR_FILES, compare, loadVectors, toTensor, useBackend } from './helpers.js';
+import { VECTOR_FILES, compare, loadVectors, toTensor, useBackend } from '../../helpers/models.js';
 
 const TORCH_STATE_NAMES = ['norm.gamma', 'model.weights.0', 'model.weights.1'];
 

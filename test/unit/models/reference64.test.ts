@@ -12,7 +12,7 @@ import {
   memLossSum64,
   neuralMemory64,
 } from '../../oracles/memory64.js';
-import { VECTOR_FILES, compare, loadVectors, randomParams, rng, centralDifference } from './helpers.js';
+import { VECTOR_FILES, compare, loadVectors, randomParams, rng, centralDifference } from '../../helpers/models.js';
 
 describe('erf64', () => {
   it('matches known values to 1e-15', () => {

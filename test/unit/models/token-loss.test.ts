@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig } from '../../../models/model/config.js';
 import { TitansModel } from '../../../models/model/model.js';
 import { bitsPerByte, tokenLosses } from '../../../models/model/token-loss.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 beforeAll(() => useBackend());
 

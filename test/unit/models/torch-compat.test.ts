@@ -18,7 +18,7 @@ import {
   stateFromTorch,
   torchNameToOurs,
 } from '../../oracles/torch-compat.js';
-import { VECTOR_FILES, loadVectors, useBackend } from './helpers.js';
+import { VECTOR_FILES, loadVectors, useBackend } from '../../helpers/models.js';
 
 type Nested = number | Nested[];
 

@@ -7,7 +7,7 @@ import { TitansModel } from '../../../models/model/model.js';
 import { trainLanguageModel } from '../../../models/model/train-lm.js';
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
 import { makeBook } from '../../fixtures/texts.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 beforeAll(async () => {
   await useBackend('wasm');

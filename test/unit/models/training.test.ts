@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../models/memory/config.js';
 import { NeuralMemory } from '../../../models/memory/neural-memory.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 describe('training the outer parameters', () => {
   beforeAll(async () => {

@@ -8,7 +8,7 @@ import { disposeModelState, TitansModel, type ModelState } from '../../../models
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
 import type { Db } from '../../../core/library/database.js';
 import { tinyReaderConfig } from '../../fixtures/reader-model.js';
-import { useBackend } from '../models/helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 beforeAll(async () => {
   await useBackend();

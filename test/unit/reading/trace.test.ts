@@ -24,7 +24,7 @@ import {
   TRACE_FORMAT,
   type TracePiece,
 } from '../../../core/reading/trace.js';
-import { rng } from '../models/helpers.js';
+import { rng } from '../../helpers/models.js';
 
 const VOCAB = 8452;
 const CHUNK = 32;

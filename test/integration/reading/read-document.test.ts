@@ -14,7 +14,7 @@ import { loadReaderModel, type LoadedReaderModel } from '../../../core/reading/r
 import { decodeSummary, decodeTracePiece, KEEP_ALTERNATIVES, LOG_REL_ERROR, RANK_EXACT_BELOW, RANK_REL_ERROR, SUMMARY_BUCKET, type TracePiece } from '../../../core/reading/trace.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
-import { compare, useBackend } from '../models/helpers.js';
+import { compare, useBackend } from '../../helpers/models.js';
 
 let dir: string;
 let db: Db;

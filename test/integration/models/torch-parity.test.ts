@@ -28,7 +28,7 @@ import { loadReaderModel } from '../../../core/reading/reader-model.js';
 import { decodeTracePiece } from '../../../core/reading/trace.js';
 import { cli } from '../cli/run-cli.js';
 import { tempDir, writeFile } from '../../fixtures/texts.js';
-import { compare, useBackend } from './helpers.js';
+import { compare, useBackend } from '../../helpers/models.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/torch-parity');
 const TOL_LOGITS = 3e-5;

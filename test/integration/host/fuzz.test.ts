@@ -1,7 +1,7 @@
 // Host fuzz: from a fixed seed, ~200 mutated request lines and headers (byte flips, NULs, cuts,
 // repeats, hostile targets and Host headers, oversized fields) against a real host on a real
 // port. None may crash it or make a handler fail (5xx); afterwards it serves a normal GET / and
-// the API. A failure names its seed: HOST_FUZZ_SEED=<seed> npx vitest run test/unit/host/fuzz.test.ts
+// the API. A failure names its seed: HOST_FUZZ_SEED=<seed> npx vitest run test/integration/host/fuzz.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Core } from '../../../core/app.js';

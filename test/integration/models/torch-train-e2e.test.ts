@@ -27,7 +27,7 @@ function writeCorpus(at: string): void {
   jsonl('train.jsonl', train);
   jsonl('heldout.jsonl', held);
   jsonl('heldout-mix.jsonl', held.map((h) => ({ lang: h.lang, text: h.text.slice(0, 200_000) })));
-  fs.writeFileSync(path.join(at, 'meta.json'), '{"from": "test/unit/models/torch-train-e2e.test.ts"}\n');
+  fs.writeFileSync(path.join(at, 'meta.json'), '{"from": "test/integration/models/torch-train-e2e.test.ts"}\n');
 }
 
 describe('PyTorch training to the app', () => {

@@ -11,7 +11,7 @@ import { decodeTracePiece } from '../../../core/reading/trace.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
 import { cli } from '../cli/run-cli.js';
-import { compare } from '../models/helpers.js';
+import { compare } from '../../helpers/models.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 let dir: string;

@@ -31,7 +31,7 @@ import { disposeModelState, type ModelState, TitansModel } from '../../../models
 import { neuralMemory64 } from '../../oracles/memory64.js';
 import { AdamW, clipByGlobalNormTensor } from '../../../models/train/optimizer.js';
 import { prefetch } from '../../../models/util/readback.js';
-import { VECTOR_FILES, compare, loadVectors, randomInput, randomParams, toTensor } from './helpers.js';
+import { VECTOR_FILES, compare, loadVectors, randomInput, randomParams, toTensor } from '../../helpers/models.js';
 
 // where Debian's chromium puts it (TITANS_SWIFTSHADER_ICD: elsewhere)
 const SWIFTSHADER_ICD = process.env.TITANS_SWIFTSHADER_ICD ?? '/usr/lib/chromium/vk_swiftshader_icd.json';

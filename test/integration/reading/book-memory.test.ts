@@ -18,7 +18,7 @@ import { disposeModelState, type ModelState } from '../../../models/model/model.
 import { stateTensors } from '../../../models/model/state.js';
 import { writeTinyReaderModel } from '../../fixtures/reader-model.js';
 import { makeBook, tempDir, writeFile } from '../../fixtures/texts.js';
-import { useBackend } from '../models/helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 let dir: string;
 let db: Db;

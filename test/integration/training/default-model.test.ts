@@ -11,7 +11,7 @@ import { decodeCheckpoint } from '../../../models/checkpoint/format.js';
 import { modelFromCheckpoint } from '../../../models/model/io.js';
 import { TitansModel } from '../../../models/model/model.js';
 import { checkTextLoss, MAX_DEFAULT_MODEL_BYTES, shippedModelFile, type DefaultModelPin } from '../../../models/default/default-model.js';
-import { useBackend } from '../models/helpers.js';
+import { useBackend } from '../../helpers/models.js';
 import { tempDir } from '../../fixtures/texts.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');

@@ -1,5 +1,5 @@
 // TITANS_BACKEND=webgpu through the app: the reading queue's model worker (a worker thread) starts
-// tfjs-backend-webgpu on Dawn (SwiftShader here and in CI, see test/unit/models/webgpu.test.ts)
+// tfjs-backend-webgpu on Dawn (SwiftShader here and in CI, see test/integration/models/webgpu.test.ts)
 // and reads a short text into memory; its per-token surprise (stored as float16) and the memory
 // state (float32) equal a reading by the cpu backend of the same model. Then the same worker
 // recalls a cue under that memory (memory.recall: losses and a greedy continuation), and the

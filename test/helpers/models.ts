@@ -1,10 +1,10 @@
-// Shared helpers of the memory tests.
+// Shared helpers of the memory and model tests (unit and integration).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type NeuralMemoryConfig, paramShapes } from '../../../models/memory/config.js';
-import type { TorchVectors } from '../../oracles/torch-compat.js';
+import { type NeuralMemoryConfig, paramShapes } from '../../models/memory/config.js';
+import type { TorchVectors } from '../oracles/torch-compat.js';
 
 /** activate a tfjs backend for a test file ('cpu' by default, TITANS_TEST_BACKEND to override) */
 export async function useBackend(name = process.env.TITANS_TEST_BACKEND ?? 'cpu'): Promise<void> {
@@ -21,7 +21,7 @@ export async function useBackend(name = process.env.TITANS_TEST_BACKEND ?? 'cpu'
 export const VECTOR_FILES = ['neural_memory_default', 'neural_memory_heads_batch', 'neural_memory_chunk1_batch8'] as const;
 
 export function loadVectors(name: string): TorchVectors {
-  const p = fileURLToPath(new URL(`../../fixtures/titans-vectors/${name}.json`, import.meta.url));
+  const p = fileURLToPath(new URL(`../fixtures/titans-vectors/${name}.json`, import.meta.url));
   return JSON.parse(readFileSync(p, 'utf8')) as TorchVectors;
 }
 

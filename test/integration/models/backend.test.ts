@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BACKEND_ORDER, adapterLabel, backendLabel, isMatMulGradientPatched, isSoftwareAdapter, parseBackendName, selectBackend } from '../../../models/backend.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // with it, Dawn finds SwiftShader: automatic selection must refuse it

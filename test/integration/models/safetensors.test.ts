@@ -13,7 +13,7 @@ import { TitansModel } from '../../../models/model/model.js';
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
 import { tempDir } from '../../fixtures/texts.js';
 import { cli } from '../cli/run-cli.js';
-import { useBackend } from './helpers.js';
+import { useBackend } from '../../helpers/models.js';
 
 let dir: string;
 beforeAll(async () => {
