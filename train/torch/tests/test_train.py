@@ -1,5 +1,5 @@
 """The trainer on the CPU: it trains a tiny model on a folder of texts, writes model files the app
-reads (checked here by loading them back; test/unit/models/torch-train-e2e.test.ts imports one into
+reads (checked here by loading them back; test/integration/models/torch-train-e2e.test.ts imports one into
 the app), and a run stopped and resumed from its checkpoint ends exactly where an uninterrupted one
 does. Also: the data pipeline's held-out split and evaluation windows are the TypeScript ones."""
 from __future__ import annotations
