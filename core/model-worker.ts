@@ -13,7 +13,7 @@ import { readDocument } from './reading/read-document.js';
 import { recall } from './reading/recall.js';
 import { answerFromBook } from './ask/answer-from-book.js';
 import { BookMemories } from './reading/book-memory.js';
-import { scorePassages } from './reading/score-passages.js';
+import { scorePassages } from './ask/score-passages.js';
 import { loadReaderModel } from './reading/reader-model.js';
 import { messagePort } from './rpc/node-ports.js';
 import { serveRpc } from './rpc/rpc.js';

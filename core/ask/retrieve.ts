@@ -5,7 +5,7 @@
 //   score(p) = 1 / (K + rank_bm25(p)) + W / (K + rank_memory(book of p))
 // with K = 60 and W = 1: a passage's text match and its book's familiarity count alike, and a
 // book without a memory simply lacks the second term. With rerank, the model then scores the first
-// RERANK_CANDIDATES passages with their book's memory loaded (core/reading/score-passages.ts: how
+// RERANK_CANDIDATES passages with their book's memory loaded (core/ask/score-passages.ts: how
 // much more expected the question becomes after the passage), which adds a third term
 //   + W / (K + rank_model(p))
 // to those passages before they are sorted again.

@@ -160,7 +160,7 @@ export class ReadingQueue {
     return this.request('answer', req, { onChunk: (c) => onText(c.text) });
   }
 
-  /** The model's score of each passage for the question, with its book's memory loaded (core/reading/score-passages.ts). */
+  /** The model's score of each passage for the question, with its book's memory loaded (core/ask/score-passages.ts). */
   scorePassages(req: { question: string; passages: Array<{ docId: number; text: string }>; useMemory: boolean }): Promise<number[]> {
     return this.request('scorePassages', req);
   }

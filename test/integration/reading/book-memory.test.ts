@@ -12,7 +12,7 @@ import { BookMemories, memoryFromBytes } from '../../../core/reading/book-memory
 import { readDocument } from '../../../core/reading/read-document.js';
 import { loadReaderModel, type LoadedReaderModel } from '../../../core/reading/reader-model.js';
 import { recall } from '../../../core/reading/recall.js';
-import { scorePassages } from '../../../core/reading/score-passages.js';
+import { scorePassages } from '../../../core/ask/score-passages.js';
 import { memoryBytes } from '../../../core/library/memories.js';
 import { disposeModelState, type ModelState } from '../../../models/model/model.js';
 import { stateTensors } from '../../../models/model/state.js';

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
-import type { BookMemories } from './book-memory.js';
+import type { BookMemories } from '../reading/book-memory.js';
 
 /** Mean surprisal (nats per token) of the question's tokens read after `context`, from `state`. */
 async function questionLoss(model: TitansModel, tokenizer: Tokenizer, state: ModelState | null, context: string, question: string): Promise<number> {

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BookMemories } from '../../../core/reading/book-memory.js';
-import { scorePassages } from '../../../core/reading/score-passages.js';
+import { scorePassages } from '../../../core/ask/score-passages.js';
 import { disposeModelState, TitansModel, type ModelState } from '../../../models/model/model.js';
 import { ByteTokenizer } from '../../../models/tokenizer/index.js';
 import type { Db } from '../../../core/library/database.js';
