@@ -90,3 +90,69 @@ export function nextPieceIndex(db: Db, docId: number, modelId: string, token: nu
 
 /** The 'start' write for this process. */
 export const startWrite = (docId: number, modelId: string): ReadingWrite => ({ kind: 'start', docId, modelId, pid: process.pid, pidStart: PROCESS_START });
+
+// ---------------------------------------------------------------------------------------------
+// The reading queue's own changes (core/reading/queue.ts): what waits, who reads, what a crash left.
+
+/** Who reads a document now (status 'reading': the process and its start time, for liveness). */
+export function readerOf(db: Db, docId: number, modelId: string): { status: string; pid: number | null; start: number | null } | null {
+  return (db.prepare(`SELECT status, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, modelId) as { status: string; pid: number | null; start: number | null } | undefined) ?? null;
+}
+
+/** Queue a reading: a new row, or one not done yet (its checkpoint kept, its error cleared). */
+export function queueReading(db: Db, docId: number, modelId: string, exists: boolean): void {
+  const now = new Date().toISOString();
+  if (!exists) db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`).run(docId, modelId, now, now);
+  else db.prepare(`UPDATE readings SET status = 'queued', error = NULL, reader_pid = NULL, queued_at = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now, now, docId, modelId);
+}
+
+/** A queued reading waits for the user instead; false when it was not queued. */
+export function pauseQueued(db: Db, docId: number): boolean {
+  return db.prepare(`UPDATE readings SET status = 'paused', updated_at = ? WHERE doc_id = ? AND status = 'queued'`).run(new Date().toISOString(), docId).changes > 0;
+}
+
+/** Readings marked 'reading', with the process that claimed them. */
+export function readingsInProgress(db: Db): Array<{ docId: number; pid: number | null; start: number | null }> {
+  return db.prepare(`SELECT doc_id AS docId, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE status = 'reading'`).all() as Array<{ docId: number; pid: number | null; start: number | null }>;
+}
+
+/** A reading its process left (a crash, a closed app) waits in the queue again, from its last checkpoint. */
+export function requeueInterrupted(db: Db, docId: number): void {
+  db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND status = 'reading'`).run(docId);
+}
+
+/** A reading stopped with the worker (a model change) waits in the queue for the next one. */
+export function requeueStopped(db: Db, docId: number, modelId: string): void {
+  db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(docId, modelId);
+}
+
+export function queuedCount(db: Db): number {
+  return db.prepare(`SELECT count(*) FROM readings WHERE status = 'queued'`).pluck().get() as number;
+}
+
+/** A reading that failed, with the error the UI shows. */
+export function failReading(db: Db, docId: number, error: unknown): void {
+  db.prepare(`UPDATE readings SET status = 'failed', reader_pid = NULL, error = ?, updated_at = ? WHERE doc_id = ? AND status = 'reading'`).run(JSON.stringify(error), new Date().toISOString(), docId);
+}
+
+/** The next queued reading for this model, oldest first. */
+export function nextQueued(db: Db, modelId: string): { docId: number; modelId: string } | null {
+  return (db.prepare(`SELECT doc_id AS docId, model_id AS modelId FROM readings WHERE status = 'queued' AND model_id = ? ORDER BY queued_at, doc_id LIMIT 1`).get(modelId) as { docId: number; modelId: string } | undefined) ?? null;
+}
+
+/** Take the next queued reading for this process, atomically: another process (the CLI beside the app) may be taking one too. */
+export function claimNextQueued(db: Db, modelId: string): { docId: number; modelId: string } | null {
+  return db
+    .transaction(() => {
+      const next = nextQueued(db, modelId);
+      if (!next) return null;
+      db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, reader_pid_start = ?, updated_at = ? WHERE doc_id = ? AND model_id = ? AND status = 'queued'`).run(process.pid, PROCESS_START, new Date().toISOString(), next.docId, next.modelId);
+      return next;
+    })
+    .immediate();
+}
+
+/** The reading's process let go of it; requeue: a pause the user took back (Resume pressed while pausing). */
+export function releaseReading(db: Db, docId: number, modelId: string, requeue: boolean): void {
+  db.prepare(`UPDATE readings SET reader_pid = NULL${requeue ? `, status = 'queued'` : ''} WHERE doc_id = ? AND model_id = ?${requeue ? ` AND status = 'paused'` : ''}`).run(docId, modelId);
+}

@@ -12,8 +12,8 @@ import type { Job, JobRegistry } from '../jobs/jobs.js';
 import type { Db } from '../library/database.js';
 import { getSummary } from '../library/queries.js';
 import { registerModel } from '../library/model-registry.js';
-import { applyReadingWrite } from '../library/readings.js';
-import { isAlive, PROCESS_START } from '../process.js';
+import { applyReadingWrite, claimNextQueued, failReading, nextQueued, pauseQueued, queueReading, queuedCount, readerOf, readingsInProgress, releaseReading, requeueInterrupted, requeueStopped } from '../library/readings.js';
+import { isAlive } from '../process.js';
 import { ModelWorkerContract, type WorkerAnswer, type WorkerSettings } from './protocol.js';
 import { listReadings } from '../library/reading-status.js';
 import { workerPort } from '../rpc/node-ports.js';
@@ -85,16 +85,15 @@ export class ReadingQueue {
   async start(docId: number): Promise<ReadingStatus> {
     getSummary(this.db, docId); // not_found for a missing document
     const { model } = await this.model();
-    const now = new Date().toISOString();
-    const row = this.db.prepare(`SELECT status, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE doc_id = ? AND model_id = ?`).get(docId, model.id) as { status: string; pid: number | null; start: number | null } | undefined;
+    const row = readerOf(this.db, docId, model.id);
     if (!row) {
-      this.db.prepare(`INSERT INTO readings (doc_id, model_id, status, queued_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`).run(docId, model.id, now, now);
+      queueReading(this.db, docId, model.id, false);
     } else if (this.current?.docId === docId) {
       if (this.current.job.signal.aborted) this.current.requeue = true; // Resume pressed while pausing
     } else if (row.status === 'reading' && row.pid !== null && row.pid !== process.pid && isAlive(row.pid, row.start)) {
       throw new ApiError('unavailable', `Another Titans Reader process (pid ${row.pid}) is reading this document now.`, 'Wait for it to finish, or close it; reading then resumes here from its last checkpoint.');
     } else if (row.status !== 'done') {
-      this.db.prepare(`UPDATE readings SET status = 'queued', error = NULL, reader_pid = NULL, queued_at = ?, updated_at = ? WHERE doc_id = ? AND model_id = ?`).run(now, now, docId, model.id);
+      queueReading(this.db, docId, model.id, true);
     }
     this.crashes = 0; // the user asked: try again even after crashes
     this.hub.emit('library.changed', {});
@@ -109,7 +108,7 @@ export class ReadingQueue {
       this.current.job.controller.abort();
       return true;
     }
-    const changed = this.db.prepare(`UPDATE readings SET status = 'paused', updated_at = ? WHERE doc_id = ? AND status = 'queued'`).run(new Date().toISOString(), docId).changes > 0;
+    const changed = pauseQueued(this.db, docId);
     if (changed) this.hub.emit('library.changed', {});
     return changed;
   }
@@ -131,10 +130,9 @@ export class ReadingQueue {
 
   /** Queue again what a crash or a closed app interrupted, and start reading it. */
   async resumeInterrupted(): Promise<number> {
-    const rows = this.db.prepare(`SELECT doc_id AS docId, reader_pid AS pid, reader_pid_start AS start FROM readings WHERE status = 'reading'`).all() as Array<{ docId: number; pid: number | null; start: number | null }>;
-    const stale = rows.filter((r) => r.pid === null || r.pid === process.pid || !isAlive(r.pid, r.start));
-    for (const r of stale) this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND status = 'reading'`).run(r.docId);
-    const waiting = this.db.prepare(`SELECT count(*) FROM readings WHERE status = 'queued'`).pluck().get() as number;
+    const stale = readingsInProgress(this.db).filter((r) => r.pid === null || r.pid === process.pid || !isAlive(r.pid, r.start));
+    for (const r of stale) requeueInterrupted(this.db, r.docId);
+    const waiting = queuedCount(this.db);
     if (waiting > 0) {
       await this.model();
       this.pump();
@@ -190,7 +188,7 @@ export class ReadingQueue {
       const cur = this.current;
       if (cur) {
         await this.release(cur.docId);
-        this.db.prepare(`UPDATE readings SET status = 'queued', reader_pid = NULL WHERE doc_id = ? AND model_id = ? AND status IN ('paused', 'reading')`).run(cur.docId, cur.modelId);
+        requeueStopped(this.db, cur.docId, cur.modelId);
       }
       const worker = this.worker;
       // what the stopped worker will never answer
@@ -252,25 +250,18 @@ export class ReadingQueue {
   }
 
   private fail(docId: number, error: ApiError): void {
-    this.db.prepare(`UPDATE readings SET status = 'failed', reader_pid = NULL, error = ?, updated_at = ? WHERE doc_id = ? AND status = 'reading'`).run(JSON.stringify(error.toJSON()), new Date().toISOString(), docId);
+    failReading(this.db, docId, error.toJSON());
     if (this.current?.docId === docId) this.current.reject(error);
   }
 
   private nextQueued(): { docId: number; modelId: string } | null {
     if (!this.readyModelId) return null;
-    return (this.db.prepare(`SELECT doc_id AS docId, model_id AS modelId FROM readings WHERE status = 'queued' AND model_id = ? ORDER BY queued_at, doc_id LIMIT 1`).get(this.readyModelId) as { docId: number; modelId: string } | undefined) ?? null;
+    return nextQueued(this.db, this.readyModelId);
   }
 
   /** Take the next queued reading, atomically: another process (the CLI beside the app) may be taking one too. */
   private claimNext(): { docId: number; modelId: string } | null {
-    return this.db
-      .transaction(() => {
-        const next = this.nextQueued();
-        if (!next) return null;
-        this.db.prepare(`UPDATE readings SET status = 'reading', reader_pid = ?, reader_pid_start = ?, updated_at = ? WHERE doc_id = ? AND model_id = ? AND status = 'queued'`).run(process.pid, PROCESS_START, new Date().toISOString(), next.docId, next.modelId);
-        return next;
-      })
-      .immediate();
+    return this.readyModelId ? claimNextQueued(this.db, this.readyModelId) : null;
   }
 
   private pump(): void {
@@ -322,9 +313,7 @@ export class ReadingQueue {
       .catch(() => {}) // the job's own event carries the error to the UI
       .finally(() => {
         const requeue = this.current?.requeue === true && !this.closed;
-        this.db
-          .prepare(`UPDATE readings SET reader_pid = NULL${requeue ? `, status = 'queued'` : ''} WHERE doc_id = ? AND model_id = ?${requeue ? ` AND status = 'paused'` : ''}`)
-          .run(docId, modelId);
+        releaseReading(this.db, docId, modelId, requeue);
         const waiters = this.currentWaiters.splice(0);
         this.current = null;
         for (const w of waiters) w();
