@@ -9,7 +9,7 @@ import { hasMemories } from '../library/memories.js';
 import type { ReadingQueue } from '../reading/queue.js';
 import { answerAcrossBooks, MAX_BOOKS_ANSWERING } from './answer.js';
 import { answerSentences } from './answer-sentence.js';
-import { remember, rememberAnswer, rememberSentences } from './history.js';
+import { remember, rememberAnswer, rememberSentences } from '../library/questions.js';
 import { focusContext } from './prompt.js';
 import { familiarityFrom, fuseModelScores, RERANK_CANDIDATES, retrieve } from './retrieve.js';
 

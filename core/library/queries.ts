@@ -49,6 +49,21 @@ export function readBlocks(db: Db, id: number, from: number, count: number): Arr
     .all(id, from, from + count) as Array<{ index: number; start: number; text: string }>;
 }
 
+/** Stored blocks from index `from` on, at most `count`, for streaming a document's text (no existence check: the reader checks once). */
+export function blocksFrom(db: Db, id: number, from: number, count: number): Array<{ start: number; text: string }> {
+  return db.prepare(`SELECT start_char AS start, text FROM doc_blocks WHERE doc_id = ? AND idx >= ? ORDER BY idx LIMIT ?`).all(id, from, count) as Array<{ start: number; text: string }>;
+}
+
+/** The document is in the library and ready to read. */
+export function isReady(db: Db, id: number): boolean {
+  return db.prepare(`SELECT 1 FROM documents WHERE id = ? AND status = 'ready'`).get(id) !== undefined;
+}
+
+/** The document's length in characters (0 when it is gone). */
+export function charCount(db: Db, id: number): number {
+  return (db.prepare(`SELECT char_count FROM documents WHERE id = ?`).pluck().get(id) as number | undefined) ?? 0;
+}
+
 const CONTEXT = 60;
 
 /** Every occurrence of `query` in the document, in order, with its line and some context around it. */

@@ -1,6 +1,7 @@
 // What the surprise views read: the per-token trace of a range of text (the reader's overlay and
 // hover card), and the whole book's series downsampled to a number of points (the book and memory
 // charts, zoomable). Decoded summaries are cached per reading, so zooming does not decode again.
+import { modelSpec, readingWithTrace, traceStamp, traceSummaries, tracePiecesIn } from '../library/traces.js';
 import type { OverlayTrace, ReadingState, SeriesPoint, TokenTrace } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
@@ -21,14 +22,7 @@ export interface ReadingRef {
 /** The reading to show: the given model's, else the latest that left a trace (finished ones first). */
 export function readingFor(db: Db, docId: number, modelId?: string): ReadingRef {
   const doc = getSummary(db, docId);
-  const r = db
-    .prepare(
-      `SELECT r.model_id AS modelId, m.name AS modelName, r.status FROM readings r JOIN models m ON m.id = r.model_id
-       WHERE r.doc_id = @docId AND (@modelId IS NULL OR r.model_id = @modelId)
-         AND EXISTS (SELECT 1 FROM surprise_traces t WHERE t.doc_id = r.doc_id AND t.model_id = r.model_id)
-       ORDER BY r.status = 'done' DESC, r.updated_at DESC LIMIT 1`,
-    )
-    .get({ docId, modelId: modelId ?? null }) as ReadingRef | undefined;
+  const r = readingWithTrace(db, docId, modelId) as ReadingRef | null;
   if (!r) {
     throw new ApiError(
       'not_found',
@@ -43,7 +37,7 @@ const tokenizers = new Map<string, Tokenizer>();
 function tokenizerOf(db: Db, modelId: string): Tokenizer {
   let t = tokenizers.get(modelId);
   if (!t) {
-    const spec = JSON.parse(db.prepare(`SELECT tokenizer FROM models WHERE id = ?`).pluck().get(modelId) as string) as TokenizerSpec;
+    const spec = modelSpec(db, modelId).tokenizer as TokenizerSpec;
     t = tokenizerFromSpec(spec);
     tokenizers.set(modelId, t);
   }
@@ -67,12 +61,9 @@ const num = (v: number) => (Number.isFinite(v) ? v : null);
 /** The stored tokens that start in [start, end), in order; of a multi-byte character's byte tokens (one offset) only the first. */
 function* tokensIn(db: Db, docId: number, modelId: string, start: number, end: number): Generator<{ p: TracePiece; i: number }> {
   if (end - start > MAX_TRACE_CHARS) throw new ApiError('bad_request', `Ask for at most ${MAX_TRACE_CHARS} characters of trace at a time.`);
-  const rows = db
-    .prepare(`SELECT data FROM surprise_traces WHERE doc_id = ? AND model_id = ? AND start_char < ? AND end_char > ? ORDER BY piece`)
-    .all(docId, modelId, end, start) as Array<{ data: Buffer }>;
   let last = -1;
-  for (const row of rows) {
-    const p = decodeTracePiece(row.data);
+  for (const data of tracePiecesIn(db, docId, modelId, start, end)) {
+    const p = decodeTracePiece(data);
     for (let i = 0; i < p.offsets.length; i++) {
       const at = p.offsets[i]!;
       if (at < start || at >= end || at === last) continue;
@@ -130,13 +121,10 @@ export function summaries(db: Db, docId: number, modelId: string): SummaryRow[] 
   const cacheKey = `${db.name}|${docId}|${modelId}`;
   // the cache is valid while the trace has not grown (a reading in progress adds pieces)
   // (the reading's last update too: a deleted document's id may come back with another text)
-  const stamp = db
-    .prepare(`SELECT count(*) || ':' || coalesce(max(piece), -1) || ':' || (SELECT updated_at FROM readings WHERE doc_id = @docId AND model_id = @modelId) FROM surprise_traces WHERE doc_id = @docId AND model_id = @modelId`)
-    .pluck()
-    .get({ docId, modelId }) as string;
+  const stamp = traceStamp(db, docId, modelId);
   const hit = summaryCache.get(cacheKey);
   if (hit && hit.key === stamp) return hit.rows;
-  const rows = (db.prepare(`SELECT summary FROM surprise_traces WHERE doc_id = ? AND model_id = ? ORDER BY piece`).all(docId, modelId) as Array<{ summary: Buffer }>).flatMap((r) => decodeSummary(r.summary));
+  const rows = traceSummaries(db, docId, modelId).flatMap((b) => decodeSummary(b));
   if (summaryCache.size > 16) summaryCache.delete(summaryCache.keys().next().value!);
   summaryCache.set(cacheKey, { rows, key: stamp });
   return rows;
@@ -146,7 +134,7 @@ export function summaries(db: Db, docId: number, modelId: string): SummaryRow[] 
 /** The series over [start, end) of the text in at most `points` points (means of means, maxima of maxima). */
 /** The model's memory layers, by layer number (the order of every trace's and summary's layers). */
 export function memoryLayersOf(db: Db, modelId: string): number[] {
-  const config = JSON.parse(db.prepare(`SELECT config FROM models WHERE id = ?`).pluck().get(modelId) as string) as ModelConfig;
+  const config = modelSpec(db, modelId).config as ModelConfig;
   return Array.from({ length: config.layers }, (_, l) => l).filter((l) => hasMemory(config, l));
 }
 

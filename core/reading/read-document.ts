@@ -15,6 +15,7 @@ import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { prefetch } from '../../models/util/readback.js';
 import { ApiError } from '../api/errors.js';
 import type { Db } from '../library/database.js';
+import { blocksFrom, charCount, isReady } from '../library/queries.js';
 import { applyReadingWrite, nextPieceIndex, readingRow, startWrite, type ReadingWrite } from '../library/readings.js';
 import { scoreToken } from './token-scores.js';
 import { encodeSummary, encodeTracePiece, summarize, TOP_K, type LayerTrace, type TracePiece } from './trace.js';
@@ -57,9 +58,8 @@ export function stepSize(model: TitansModel, wanted = 256): number {
 
 /** Tokens of the document's text, block by block (the tokenizer runs per stored block). */
 function* tokenStream(db: Db, docId: number, tokenizer: Tokenizer): Generator<{ ids: Int32Array; offsets: Int32Array }> {
-  const query = db.prepare(`SELECT idx, start_char AS start, text FROM doc_blocks WHERE doc_id = ? AND idx >= ? ORDER BY idx LIMIT ${BLOCKS_PER_QUERY}`);
   for (let from = 0; ; from += BLOCKS_PER_QUERY) {
-    const rows = query.all(docId, from) as Array<{ start: number; text: string }>;
+    const rows = blocksFrom(db, docId, from, BLOCKS_PER_QUERY);
     for (const r of rows) {
       const e = tokenizer.encode(r.text);
       for (let i = 0; i < e.offsets.length; i++) e.offsets[i]! += r.start;
@@ -228,7 +228,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   const { db, docId, modelId, model, tokenizer } = o;
   const write = o.write ?? ((w: ReadingWrite) => applyReadingWrite(db, w));
   const key = { docId, modelId };
-  if (!db.prepare(`SELECT 1 FROM documents WHERE id = ? AND status = 'ready'`).get(docId)) {
+  if (!isReady(db, docId)) {
     throw new ApiError('not_found', `Document ${docId} is not in the library.`, 'It may have been deleted.');
   }
   const row = readingRow(db, docId, modelId) ?? { status: 'reading', tokensDone: 0, tokensTotal: null, seconds: 0, checkpoint: null };
@@ -243,7 +243,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
   }
   const total = counted;
   if (row.tokensTotal === null) write({ kind: 'total', ...key, tokens: total });
-  const docEnd = (db.prepare(`SELECT char_count FROM documents WHERE id = ?`).pluck().get(docId) as number) ?? 0;
+  const docEnd = charCount(db, docId);
 
   // Resume from the last checkpoint: the state, and the logits that predict the next token.
   let state: ModelState | null = null;

@@ -1,8 +1,7 @@
 // The library's question history: every question asked, the books it was asked of and what was
 // found (the passages, the sentences that answer, the model's answers), searchable (FTS5 over the questions) and deletable one by one or all at once.
 import type { AnswerSentence, BookAnswer, Citation, HistoryEntry } from '../api/contract.js';
-import type { Db } from '../library/database.js';
-import { ftsQuery } from './retrieve.js';
+import type { Db } from './database.js';
 
 /** Keep the model's answer with the question it answers. */
 export function rememberAnswer(db: Db, id: number, answer: { merged: string | null; answers: BookAnswer[] }): void {
@@ -30,10 +29,8 @@ interface Row {
   askedAt: string;
 }
 
-/** Newest first; with a query, the questions that share a word with it. */
-export function history(db: Db, query: string | undefined, limit: number): HistoryEntry[] {
-  const match = query ? ftsQuery(query) : null;
-  if (query && !match) return [];
+/** Newest first; with an FTS5 match (core/ask/retrieve.ts ftsQuery of the user's words), the questions that match it. */
+export function history(db: Db, match: string | null, limit: number): HistoryEntry[] {
   const rows = (
     match
       ? db
