@@ -31,6 +31,10 @@ export interface ReadOptions {
   stepTokens?: number;
   /** tokens between checkpoints (rounded up to whole steps); default 8192 */
   checkpointTokens?: number;
+  /** the memory's inference path (models/memory/fast-update.ts: the same update and retrieval in
+   *  fewer, larger kernels; 1.27x at the default shape by `npm run bench:model`); default true.
+   *  false: the general path, which the training step uses */
+  fast?: boolean;
   /** polled between steps: true pauses (a checkpoint is written first, so nothing is lost) */
   shouldStop?: () => boolean;
   onProgress?: (done: number, total: number) => void;
@@ -305,7 +309,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       const input = tf.tensor2d(ids, [1, n], 'int32');
       let r: ReturnType<TitansModel['forward']>;
       try {
-        r = await model.forwardAsync(input, state, { surprise: true }); // async reads: webgpu too
+        r = await model.forwardAsync(input, state, { surprise: true, fast: o.fast !== false }); // async reads: webgpu too
       } finally {
         input.dispose();
       }

@@ -60,9 +60,9 @@ export interface ForwardOptions {
   maxChunksPerBatch?: number;
   /** true: when no gradient tape records and the call allows it ('titans' mode, no q/k RMSNorm,
    *  batch 1), the inference path of fast-update.ts (same math within float32 rounding, heads as
-   *  block-diagonal 2-D matmuls, ~1/3 fewer kernels per segment; issue 17 item 3). Off by default:
-   *  on wasm it reads no faster than the general path with per-head products (ops.ts mm), measured
-   *  interleaved by `npm run bench:model -- --reading-only`; worth trying where kernels are dearer. */
+   *  block-diagonal 2-D matmuls, ~1/3 fewer kernels per segment; issue 17 item 3). Off here by
+   *  default; the app reads with it (core/reading/read-document.ts ReadOptions.fast): on wasm at
+   *  the default shape 1.27x the general path, at the small shape 1.06x (`npm run bench:model`). */
   fast?: boolean;
 }
 

@@ -37,7 +37,7 @@ const pieces = (docId: number) =>
   (db.prepare(`SELECT data FROM surprise_traces WHERE doc_id = ? AND model_id = ? ORDER BY piece`).all(docId, m.info.id) as Array<{ data: Buffer }>).map((r) => decodeTracePiece(r.data));
 const memoryState = (docId: number) => decodeCheckpoint(db.prepare(`SELECT state FROM memory_states WHERE doc_id = ? AND model_id = ?`).pluck().get(docId, m.info.id) as Buffer);
 const read = (docId: number, extra: Partial<Parameters<typeof readDocument>[0]> = {}) =>
-  readDocument({ db, docId, modelId: m.info.id, model: m.model, tokenizer: m.tokenizer, backend: 'wasm', stepTokens: 64, checkpointTokens: 256, ...extra });
+  readDocument({ db, docId, modelId: m.info.id, model: m.model, tokenizer: m.tokenizer, backend: 'wasm', stepTokens: 64, checkpointTokens: 256, fast: false, ...extra });
 const concat = (ps: TracePiece[], get: (p: TracePiece) => ArrayLike<number>) => ps.flatMap((p) => Array.from(get(p)));
 
 describe('readDocument', () => {
@@ -133,7 +133,7 @@ describe('readDocument', () => {
       m2.model.dispose();
       const doc2 = (await importFile(db2, path.join(dir, 'tiny.txt'))).document.id;
       const read2 = (extra: Partial<Parameters<typeof readDocument>[0]>) =>
-        readDocument({ db: db2, docId: doc2, modelId: m.info.id, model: m.model, tokenizer: m.tokenizer, backend: 'wasm', stepTokens: 64, checkpointTokens: 256, ...extra });
+        readDocument({ db: db2, docId: doc2, modelId: m.info.id, model: m.model, tokenizer: m.tokenizer, backend: 'wasm', stepTokens: 64, checkpointTokens: 256, fast: false, ...extra });
       let steps = 0;
       const first = await read2({ shouldStop: () => ++steps > 5 });
       expect(first).toMatchObject({ outcome: 'paused', tokensDone: 5 * 64 });
