@@ -25,6 +25,7 @@ import { FineTunes } from './training/finetunes.js';
 import { selectedModelFile } from './training/versions.js';
 import { DATABASE_FILE, PRODUCT_NAME } from './paths.js';
 import { VERSION } from './version.js';
+import { parseReadEngine, type ReadEngine } from './reading/reading-engine.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface ReadingOptions {
   defaultModelFile?: string;
   /** a TensorFlow.js backend to force (default: $TITANS_BACKEND, else the first that works) */
   backend?: string;
+  /** 'tfjs': read documents with TensorFlow.js alone (default: $TITANS_READ_ENGINE, else onnxruntime where it applies) */
+  readEngine?: ReadEngine;
   stepTokens?: number;
   checkpointTokens?: number;
   /** seconds between a fine-tune's checkpoints (default 120) */
@@ -74,11 +77,13 @@ export function createCore(opts: CoreOptions): Core {
   const fixedBy = readingOpts.modelFile ? 'the --model option' : process.env.TITANS_MODEL ? 'TITANS_MODEL' : null;
   const modelFile = fixedModel ?? selectedModelFile(db) ?? readingOpts.defaultModelFile;
   const backend = readingOpts.backend ?? process.env.TITANS_BACKEND;
+  const readEngine = readingOpts.readEngine ?? parseReadEngine(process.env.TITANS_READ_ENGINE);
   const reading = new ReadingQueue(db, jobs, hub, {
     databasePath,
     dataDir: opts.dataDir,
     ...(modelFile ? { modelFile: path.resolve(modelFile) } : {}),
     ...(backend ? { backend } : {}),
+    ...(readEngine ? { readEngine } : {}),
     ...(readingOpts.stepTokens ? { stepTokens: readingOpts.stepTokens } : {}),
     ...(readingOpts.checkpointTokens ? { checkpointTokens: readingOpts.checkpointTokens } : {}),
   });

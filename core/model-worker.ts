@@ -10,6 +10,7 @@ import { ApiError } from './api/errors.js';
 import { openReadonlyDatabase } from './library/database.js';
 import { ModelWorkerContract, WorkerSettings } from './reading/protocol.js';
 import { readDocument } from './reading/read-document.js';
+import { openReadingEngine } from './reading/reading-engine.js';
 import { recall } from './reading/recall.js';
 import { answerFromBook } from './ask/answer-from-book.js';
 import { BookMemories } from './reading/book-memory.js';
@@ -25,11 +26,13 @@ async function load() {
   const warn = console.warn;
   console.warn = () => {}; // tfjs' "install the node backend" banner
   const backend = await selectBackend({ force: settings.backend }).finally(() => (console.warn = warn));
-  const backendName = backendLabel(backend); // "webgpu (its adapter)", "wasm", ...: shown, and stored with each memory
   const db = openReadonlyDatabase(settings.databasePath); // the core writes: readings come back as writes (core/library/readings.ts)
   const reader = loadReaderModel(null, settings.dataDir, settings.modelFile); // registered by the core on 'ready'
   const memories = new BookMemories(db, reader.info.id); // decoded once, shared by recall, rerank and answers
-  return { backendName, db, reader, memories };
+  const engine = await openReadingEngine(reader.model, backend, settings.readEngine);
+  // "webgpu (its adapter)", "wasm; reading: onnxruntime, 2 threads", ...: shown, and stored with each memory
+  const backendName = backendLabel(backend) + (engine.onnx ? `; ${engine.label}` : '');
+  return { backendName, db, reader, memories, onnx: engine.onnx };
 }
 
 const loaded = load().catch((e: unknown) => {
@@ -57,7 +60,7 @@ serveRpc(
       }
     },
     read: async ({ docId }, { signal, emit }) => {
-      const { db, reader, backendName } = await loaded;
+      const { db, reader, backendName, onnx } = await loaded;
       if (reading) throw new ApiError('conflict', 'The model worker is reading another document.', 'This is a bug in Titans Reader: the core reads one at a time.');
       reading = true;
       try {
@@ -68,6 +71,7 @@ serveRpc(
           model: reader.model,
           tokenizer: reader.tokenizer,
           backend: backendName,
+          onnx,
           stepTokens: settings.stepTokens,
           checkpointTokens: settings.checkpointTokens,
           shouldStop: () => signal.aborted,

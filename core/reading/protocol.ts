@@ -12,6 +12,8 @@ export const WorkerSettings = z.object({
   modelFile: z.string().optional(),
   /** force a TensorFlow.js backend (else the first that works) */
   backend: z.string().optional(),
+  /** 'tfjs': read with TensorFlow.js alone; absent: onnxruntime where it applies (core/reading/reading-engine.ts) */
+  readEngine: z.enum(['onnx', 'tfjs']).optional(),
   stepTokens: z.number().int().positive().optional(),
   checkpointTokens: z.number().int().positive().optional(),
 });

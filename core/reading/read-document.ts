@@ -10,6 +10,7 @@ import { readStep } from '../../models/model/alignment.js';
 import { hasMemory } from '../../models/model/config.js';
 import { stateFromCheckpoint, stateToCheckpoint } from '../../models/model/io.js';
 import { disposeModelState, type ModelState, type TitansModel } from '../../models/model/model.js';
+import type { OnnxReadingStep, OnnxState } from '../../models/onnx/reading-step.js';
 import { stateTensors } from '../../models/model/state.js';
 import type { Tokenizer } from '../../models/tokenizer/index.js';
 import { prefetch } from '../../models/util/readback.js';
@@ -35,6 +36,10 @@ export interface ReadOptions {
    *  fewer, larger kernels; 1.27x at the default shape by `npm run bench:model`); default true.
    *  false: the general path, which the training step uses */
   fast?: boolean;
+  /** onnxruntime's reading step (models/onnx/reading-step.ts), which reads every whole segment
+   *  from a segment boundary; tfjs reads the first segment and a last partial one. Absent: tfjs
+   *  reads everything */
+  onnx?: OnnxReadingStep | null;
   /** polled between steps: true pauses (a checkpoint is written first, so nothing is lost) */
   shouldStop?: () => boolean;
   onProgress?: (done: number, total: number) => void;
@@ -291,8 +296,19 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
     sessionStart = performance.now();
   };
 
+  // the state in onnxruntime's arrays (o.onnx), or null while tfjs holds it in `state`
+  const onnx = o.onnx ?? null;
+  let onnxState: OnnxState | null = null;
+  const toTfjs = () => {
+    if (!onnxState) return;
+    state = onnx!.toModelState(onnxState);
+    onnxState = null;
+  };
   // checkpoints read the state synchronously: on webgpu, read it asynchronously first
-  const readableState = () => prefetch(state ? stateTensors(state) : []);
+  const readableState = () => {
+    toTfjs();
+    return prefetch(state ? stateTensors(state) : []);
+  };
 
   try {
     o.onProgress?.(pos, total);
@@ -306,24 +322,45 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       const { ids, offsets } = tokens.take(Math.min(step, total - pos));
       if (ids.length === 0) break; // the text is shorter than counted (cannot happen unless it changed)
       const n = ids.length;
-      const input = tf.tensor2d(ids, [1, n], 'int32');
-      let r: ReturnType<TitansModel['forward']>;
-      try {
-        r = await model.forwardAsync(input, state, { surprise: true, fast: o.fast !== false }); // async reads: webgpu too
-      } finally {
-        input.dispose();
-      }
       let logits: Float32Array;
-      try {
-        logits = (await r.logits.data()) as Float32Array;
-      } catch (e) {
-        disposeModelState(r.state);
-        throw e;
-      } finally {
-        r.logits.dispose();
+      let surprise: SurpriseReport[][];
+      const S = onnx?.segment ?? 0;
+      if (onnx && n % S === 0 && (onnxState || onnx.accepts(state, S))) {
+        // onnxruntime, segment by segment; the state stays in its arrays until a checkpoint
+        if (!onnxState) {
+          onnxState = onnx.fromModelState(state!);
+          disposeModelState(state);
+          state = null;
+        }
+        logits = new Float32Array(n * V);
+        surprise = Array.from({ length: model.config.layers }, () => []);
+        for (let k = 0; k < n; k += S) {
+          const r = await onnx.step(ids.subarray(k, k + S), onnxState);
+          logits.set(r.logits, k * V);
+          r.surprise.forEach((reports, l) => surprise[l]!.push(...reports));
+          onnxState = r.state;
+        }
+      } else {
+        toTfjs();
+        const input = tf.tensor2d(ids, [1, n], 'int32');
+        let r: ReturnType<TitansModel['forward']>;
+        try {
+          r = await model.forwardAsync(input, state, { surprise: true, fast: o.fast !== false }); // async reads: webgpu too
+        } finally {
+          input.dispose();
+        }
+        try {
+          logits = (await r.logits.data()) as Float32Array;
+        } catch (e) {
+          disposeModelState(r.state);
+          throw e;
+        } finally {
+          r.logits.dispose();
+        }
+        disposeModelState(state);
+        state = r.state;
+        surprise = r.surprise!;
       }
-      disposeModelState(state);
-      state = r.state;
 
       for (let i = 0; i < n; i++) {
         const prev = i === 0 ? lastLogits : logits.subarray((i - 1) * V, i * V);
@@ -335,7 +372,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
         piece.topProb.push(...s.topProb);
       }
       lastLogits = logits.slice((n - 1) * V, n * V);
-      for (const l of memoryLayers) addMemorySignals(piece, l, r.surprise![l]!, pos, n);
+      for (const l of memoryLayers) addMemorySignals(piece, l, surprise[l]!, pos, n);
       pos += n;
       if (piece.length >= every && pos < total) {
         await readableState();
@@ -344,6 +381,7 @@ export async function readDocument(o: ReadOptions): Promise<ReadOutcome> {
       o.onProgress?.(pos, total);
       await new Promise((resolve) => setImmediate(resolve)); // let a pause request in
     }
+    toTfjs();
     if (!state) throw new ApiError('empty_file', 'The document has no text to read.');
     await readableState();
     commit(true);

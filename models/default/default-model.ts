@@ -55,6 +55,16 @@ export function shippedModelFile(env: NodeJS.ProcessEnv = process.env): string |
   return candidates.find((f): f is string => f !== null && fs.existsSync(f)) ?? null;
 }
 
+/** The reading graph shipped for the default model's shape (models/onnx/reading-step.ts; written by
+ * `python -m train.torch.export_onnx`), or null. It serves any model of that shape, a fine-tune too. */
+export const READING_GRAPH_SIDECAR = 'reading-step.json';
+export function shippedReadingGraph(): string | null {
+  const resources = (process as { resourcesPath?: string }).resourcesPath;
+  const root = projectRoot();
+  const candidates = [resources ? path.join(resources, 'models', 'default', READING_GRAPH_SIDECAR) : null, root ? path.join(root, 'models', 'default', READING_GRAPH_SIDECAR) : null];
+  return candidates.find((f): f is string => f !== null && fs.existsSync(f)) ?? null;
+}
+
 /** The model's loss on `text` read from a fresh state, in nats per UTF-8 byte: the mean
  * cross-entropy of its next-token predictions times the tokens predicted, over the text's bytes. */
 export function checkTextLoss(model: TitansModel, tokenizer: Tokenizer, text: string): number {

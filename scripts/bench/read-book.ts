@@ -1,15 +1,18 @@
-// `npm run bench:read -- FILE [--model A.trd --model B.trd ...] [--bytes 60000] [--backend wasm]`:
+// `npm run bench:read -- FILE [--model A.trd --model B.trd ...] [--bytes 60000] [--backend wasm] [--engines tfjs,onnx]`:
 // how long the app takes to read a real book into memory, per model. For each model, the first
 // --bytes of FILE (a UTF-8 text; cut at a line break) are imported into a fresh library and read
 // through the app's own reading path (the worker: forward pass, memory update, surprise trace,
 // checkpoints, SQLite), and it prints tokens/s, bytes/s and the projected time for a 1 MB book
 // (reading time is linear in the tokens), with the ratio to the first model, measured in the same
-// run. Without --model it measures the shipped default model.
+// run. Without --model it measures the shipped default model. Each model is read by each engine
+// (core/reading/reading-engine.ts: TensorFlow.js alone, or onnxruntime's reading step where it
+// applies), so the table compares them in the same run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInProcessClient } from '../../core/api/in-process.js';
 import { createCore } from '../../core/app.js';
+import { parseReadEngine, type ReadEngine } from '../../core/reading/reading-engine.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -20,6 +23,7 @@ const models = argv.flatMap((a, i) => (a === '--model' && argv[i + 1] ? [path.re
 const file = argv.find((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
 const bytes = Number(opt('bytes', '60000'));
 const backend = opt('backend', process.env.TITANS_BACKEND ?? '');
+const engines = opt('engines', 'tfjs,onnx').split(',').map((e) => parseReadEngine(e.trim())!);
 
 interface Row {
   model: string;
@@ -30,9 +34,9 @@ interface Row {
   seconds: number;
 }
 
-async function readOnce(text: string, modelFile: string | undefined, work: string): Promise<Row> {
+async function readOnce(text: string, modelFile: string | undefined, work: string, readEngine: ReadEngine): Promise<Row> {
   const dataDir = fs.mkdtempSync(path.join(work, 'lib-'));
-  const core = createCore({ dataDir, transport: 'in-process', reading: { ...(modelFile ? { modelFile } : {}), ...(backend ? { backend } : {}) } });
+  const core = createCore({ dataDir, transport: 'in-process', reading: { ...(modelFile ? { modelFile } : {}), ...(backend ? { backend } : {}), readEngine } });
   const api = createInProcessClient(core.server);
   try {
     const { model, backend: used } = await core.reading.model();
@@ -70,9 +74,11 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   try {
     for (const m of models.length ? models : [undefined]) {
-      const r = await readOnce(cut, m, work);
-      rows.push(r);
-      console.error(`${r.model}: ${r.tokens} tokens in ${r.seconds.toFixed(1)} s`);
+      for (const engine of engines) {
+        const r = await readOnce(cut, m, work, engine);
+        rows.push(r);
+        console.error(`${r.model}, ${r.backend}: ${r.tokens} tokens in ${r.seconds.toFixed(1)} s`);
+      }
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -80,7 +86,7 @@ async function main(): Promise<number> {
   const base = rows[0]!;
   const perMb = (r: Row) => (r.seconds / r.bytes) * 1_000_000;
   console.log(`\nReading ${path.basename(file)} (first ${base.bytes.toLocaleString('en')} bytes) into memory through the app, ${os.cpus().length} cores\n`);
-  console.log('| model | parameters | backend | tokens | bytes/token | tokens/s | KB/s | 1 MB book (min) | speed vs first |');
+  console.log('| model | parameters | backend (and reading engine) | tokens | bytes/token | tokens/s | KB/s | 1 MB book (min) | speed vs first |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(

@@ -81,8 +81,8 @@ def causal_depthwise_conv(x: Tensor, w: Tensor) -> Tensor:
     """y_t = sum_{j<K} w_j x_{t-(K-1)+j}, zeros before the first row; x [B, T, C], w [K, C], tap K-1
     the current token (projections.ts). As one grouped conv1d over K-1 zeros of left padding: the
     same sum (another order of additions) and autograd keeps only x, not K shifted copies."""
-    B, T, C = x.shape
-    K = w.shape[0]
+    B, T, C = (int(n) for n in x.shape)  # ints, also while torch.onnx traces (export_onnx.py)
+    K = int(w.shape[0])
     y = torch.nn.functional.conv1d(x.transpose(1, 2), w.t().unsqueeze(1).to(x.dtype), padding=K - 1, groups=C)  # [B, C, T+K-1]
     return y[..., :T].transpose(1, 2)
 

@@ -62,6 +62,15 @@ describe('the packaged app', () => {
     expect(roles(false)).toEqual(expect.arrayContaining(['reload', 'toggleDevTools']));
   });
 
+  it('packages the native modules outside the ASAR and the default model with its reading graph', () => {
+    const config = JSON.parse(fs.readFileSync(path.join(root, 'build/electron-builder.json'), 'utf8')) as { asarUnpack: string[]; extraResources: Array<{ from: string; filter: string[] }> };
+    for (const native of ['better-sqlite3', 'webgpu', 'onnxruntime-node']) expect(config.asarUnpack).toContain(`node_modules/${native}/**`);
+    const models = config.extraResources.find((r) => r.from === 'models/default')!;
+    const pin = JSON.parse(fs.readFileSync(path.join(root, 'models/default/model.json'), 'utf8')) as { file: string };
+    const graph = JSON.parse(fs.readFileSync(path.join(root, 'models/default/reading-step.json'), 'utf8')) as { graph: string };
+    for (const f of [pin.file, graph.graph, 'reading-step.json']) expect(models.filter.some((p) => path.matchesGlob(f, p)), f).toBe(true);
+  });
+
   it('is built with Electron fuses that close run-as-node, NODE_OPTIONS, --inspect and loading outside the checked ASAR', () => {
     const config = JSON.parse(fs.readFileSync(path.join(root, 'build/electron-builder.json'), 'utf8')) as { electronFuses?: Record<string, boolean> };
     expect(config.electronFuses).toEqual({
