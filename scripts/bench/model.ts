@@ -8,7 +8,10 @@
 // with per-head 2-D products, the app's setting) and "fast" (models/memory/fast-update.ts); each is
 // given as tokens/s, bytes/s, useful FLOP/s (the general path's matmul FLOPs per token, from
 // tf.profile) against the backend's large-matmul throughput and the machine's peak, and as a ratio
-// to "old". Sizes: small (today's default shape), base, next (the coming default: BPE 8K, d256 x 2,
+// to "old". A fourth path, "onnx", reads as the app does with onnxruntime (docs/onnx-reading.md):
+// tfjs the first segment, onnxruntime every segment after it, on a graph exported for the size by
+// `python -m train.torch.export_onnx` (needs /usr/bin/python3 with torch; else the row is left out
+// and the bench says why). Sizes: small (today's default shape), base, next (the coming default: BPE 8K, d256 x 2,
 // segment 128, chunk 32, linear memory, 4 memory heads of 64; random weights).
 // Usage: npm run bench:model [-- --backends webgpu,wasm,cpu --sizes small,base,next --tokens 1024 --train-batch 2 --reading-only]
 // webgpu runs by default only on a hardware adapter; --backends webgpu also benches a software one.
@@ -20,6 +23,13 @@ import { readStep } from '../../models/model/alignment.js';
 import { modelConfig } from '../../models/model/config.js';
 import { generate } from '../../models/model/generate.js';
 import { disposeModelState, TitansModel, type ModelState } from '../../models/model/model.js';
+import { encodeCheckpoint } from '../../models/checkpoint/format.js';
+import { modelToCheckpoint } from '../../models/model/io.js';
+import { OnnxReadingStep } from '../../models/onnx/reading-step.js';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -53,8 +63,25 @@ interface ReadRow {
   flopsPerToken: number;
   bytesPerToken: number;
 }
-type ReadPath = 'old' | 'app' | 'fast';
-const READ_PATHS: ReadPath[] = ['old', 'app', 'fast'];
+type ReadPath = 'old' | 'app' | 'fast' | 'onnx';
+const READ_PATHS: ReadPath[] = ['old', 'app', 'fast', 'onnx'];
+const ONNX_THREADS = Number(arg('onnx-threads', String(os.availableParallelism())));
+
+/** onnxruntime's reading step for `model`: its graph exported by the PyTorch twin into a temp dir */
+async function onnxStepFor(model: TitansModel): Promise<OnnxReadingStep | string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'titans-bench-onnx-'));
+  try {
+    const trd = path.join(dir, 'model.trd');
+    fs.writeFileSync(trd, encodeCheckpoint(modelToCheckpoint(model, { kind: 'byte' })));
+    const graph = path.join(dir, 'reading-step.onnx');
+    const r = spawnSync(process.env.TITANS_PYTHON ?? '/usr/bin/python3', ['-m', 'train.torch.export_onnx', '--model', trd, '--out', graph], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (r.status !== 0) return `the graph could not be exported (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)})`;
+    const opened = await OnnxReadingStep.open(model, path.join(dir, 'reading-step.json'), { threads: ONNX_THREADS });
+    return opened.step ?? opened.reason;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 interface Row {
   backend: string;
@@ -209,6 +236,22 @@ async function benchReading(backend: string, size: string, onWasm: boolean): Pro
   const matmulGflops = await matmulThroughput(config.dim);
   const step = readStep(config, 256);
   const text = ids(1, TOKENS, config.vocabSize);
+  const onnx = onWasm ? await onnxStepFor(model) : 'not on a GPU backend';
+  if (typeof onnx === 'string') console.log(`(no onnx row for ${size}: ${onnx})`);
+  /** as read-document.ts with ReadOptions.onnx: tfjs the first segment, onnxruntime the rest */
+  const readOnnx = async (o: OnnxReadingStep) => {
+    const S = o.segment;
+    const all = (await text.data()) as Int32Array;
+    const first = tf.slice(text, [0, 0], [1, S]);
+    const r0 = await model.forwardAsync(first, null, { surprise: true });
+    first.dispose();
+    await r0.logits.data();
+    r0.logits.dispose();
+    let st = o.fromModelState(r0.state);
+    disposeModelState(r0.state);
+    for (let s = S; s + S <= TOKENS; s += S) st = (await o.step(all.subarray(s, s + S), st)).state;
+    disposeModelState(o.toModelState(st));
+  };
   const read = async (fast: boolean) => {
     let state: ModelState | null = null;
     for (let s = 0; s < TOKENS; s += step) {
@@ -222,15 +265,18 @@ async function benchReading(backend: string, size: string, onWasm: boolean): Pro
     }
     disposeModelState(state);
   };
+  const paths = READ_PATHS.filter((p) => p !== 'onnx' || typeof onnx !== 'string');
   const run = async (path: ReadPath) => {
     if (onWasm) setWasmBatchSplit(path !== 'old');
     const t0 = performance.now();
-    await read(path === 'fast');
+    if (path === 'onnx') await readOnnx(onnx as OnnxReadingStep);
+    else await read(path === 'fast');
     return (performance.now() - t0) / 1000;
   };
-  for (const path of READ_PATHS) await run(path); // warm up
+  for (const path of paths) await run(path); // warm up
   const best = Object.fromEntries(READ_PATHS.map((p) => [p, Infinity])) as Record<ReadPath, number>;
-  for (let r = 0; r < ROUNDS; r++) for (const path of READ_PATHS) best[path] = Math.min(best[path], await run(path));
+  for (let r = 0; r < ROUNDS; r++) for (const path of paths) best[path] = Math.min(best[path], await run(path));
+  if (typeof onnx !== 'string') await onnx.release();
   // useful FLOPs: the matmuls of the general path with per-head products (no block-diagonal zeros),
   // counted from the kernels of one synchronous read without surprise (tf.profile takes no promise)
   if (onWasm) setWasmBatchSplit(true);
@@ -249,7 +295,7 @@ async function benchReading(backend: string, size: string, onWasm: boolean): Pro
   setWasmBatchSplit(false);
   text.dispose();
   model.dispose();
-  const tps = Object.fromEntries(READ_PATHS.map((p) => [p, TOKENS / best[p]])) as Record<ReadPath, number>;
+  const tps = Object.fromEntries(paths.map((p) => [p, TOKENS / best[p]])) as Record<ReadPath, number>;
   return { backend, size, matmulGflops, tps, flopsPerToken: flops / TOKENS, bytesPerToken: BYTES_PER_TOKEN[size] ?? 1 };
 }
 
@@ -292,14 +338,14 @@ async function main(): Promise<void> {
   }
   const rcells: string[][] = [];
   for (const r of readRows) {
-    for (const p of READ_PATHS) {
+    for (const p of READ_PATHS.filter((q) => r.tps[q] !== undefined)) {
       const gflops = (r.tps[p] * r.flopsPerToken) / 1e9;
       rcells.push([r.backend, r.size, p, r.tps[p].toFixed(0), (r.tps[p] * r.bytesPerToken).toFixed(0), gflops.toFixed(2), ((100 * gflops) / r.matmulGflops).toFixed(1) + '%', ((100 * gflops) / PEAK_GFLOPS).toFixed(2) + '%', (r.tps[p] / r.tps.old).toFixed(2) + 'x']);
     }
   }
   printTable(['backend', 'size', 'path', 'read tok/s', 'bytes/s', 'GFLOP/s', 'vs matmul', 'vs peak', 'vs old'], rcells, 3);
   console.log(
-    `(reading as the app reads: ${TOKENS} tokens in calls of ~256 with the surprise trace, best of ${ROUNDS} interleaved rounds; old = general path, wasm batched matmul (this bench's setting before); app = general path, per-head 2-D products (the app's wasm setting); fast = models/memory/fast-update.ts. GFLOP/s: useful matmul FLOPs of the general path per token x tok/s; vs matmul: over the backend's [256,d]x[d,4d] matmul; vs peak: over ${PEAK_GFLOPS} GFLOP/s = 2 cores x 3.0 GHz x 32 FLOP/cycle. bytes/s = tok/s x bytes per English token: ${Object.entries(BYTES_PER_TOKEN).map(([k, v]) => `${k} ${v}`).join(', ')}.)`,
+    `(reading as the app reads: ${TOKENS} tokens in calls of ~256 with the surprise trace, best of ${ROUNDS} interleaved rounds; old = general path, wasm batched matmul (this bench's setting before); app = general path, per-head 2-D products (the app's wasm setting); fast = models/memory/fast-update.ts; onnx = onnxruntime's reading step (${ONNX_THREADS} threads; the surprise signals computed, logits for every token). GFLOP/s: useful matmul FLOPs of the general path per token x tok/s; vs matmul: over the backend's [256,d]x[d,4d] matmul; vs peak: over ${PEAK_GFLOPS} GFLOP/s = 2 cores x 3.0 GHz x 32 FLOP/cycle. bytes/s = tok/s x bytes per English token: ${Object.entries(BYTES_PER_TOKEN).map(([k, v]) => `${k} ${v}`).join(', ')}.)`,
   );
   if (rows.length === 0) return;
   const header = ['backend', 'size', 'params', 'matmul GFLOP/s', 'read tok/s', 'read GFLOP/s', 'vs matmul', 'train tok/s', 'gen tok/s', 'peak MB'];
