@@ -6,7 +6,8 @@
 // from the PyTorch twin (train/torch/export_onnx.py; docs/onnx-reading.md). onnxruntime runs it
 // with fused, multi-threaded CPU kernels at several times tfjs-wasm's speed.
 //
-// The graph holds no weights: the model's parameters are inputs, bound once here, so one graph
+// The graph holds no weights: the model's parameters are inputs, bound as constants when the
+// session opens (bind-weights.ts), so one graph
 // serves every model of its shape (the shipped default and its fine-tunes). The state crosses as
 // the tensors of models/model/io.ts stateToCheckpoint, by the same names, so a reading can pass
 // between the engines at any segment boundary (tfjs reads the first segment and any last partial
@@ -22,6 +23,7 @@ import type { ModelConfig } from '../model/config.js';
 import { stateFromCheckpoint, stateToCheckpoint } from '../model/io.js';
 import type { TitansModel } from '../model/model.js';
 import type { ModelState } from '../model/state.js';
+import { bindWeights, graphInputNames, type WeightTensor } from './bind-weights.js';
 
 /** the graph's sidecar (GRAPH.json beside GRAPH.onnx), written with the graph */
 export interface ReadingGraphInfo {
@@ -86,7 +88,6 @@ export class OnnxReadingStep {
   private constructor(
     private readonly ort: typeof Ort,
     private readonly session: Ort.InferenceSession,
-    private readonly params: Record<string, Ort.Tensor>,
     private readonly config: ModelConfig,
     /** tokens per call */
     readonly segment: number,
@@ -117,19 +118,16 @@ export class OnnxReadingStep {
       return { step: null, reason: `onnxruntime-node is not available here (${(e as Error).message})` };
     }
     const threads = Math.max(1, opts.threads ?? 1);
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const params: Record<string, Ort.Tensor> = {};
+    // the weights become constants of the graph (bind-weights.ts): onnxruntime pre-packs them once
+    const inputs = graphInputNames(bytes);
+    const weights: WeightTensor[] = [];
     for (const [name, v] of Object.entries(model.params.all)) {
-      const key = `p:${name}`;
-      if (!session.inputNames.includes(key)) continue; // folded away by the exporter (unused in reading)
-      params[key] = new ort.Tensor('float32', Float32Array.from(v.dataSync() as Float32Array), v.shape);
+      if (inputs.includes(`p:${name}`)) weights.push({ name: `p:${name}`, dims: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
     }
-    const missing = session.inputNames.filter((n) => n.startsWith('p:') && !params[n]);
-    if (missing.length) {
-      await session.release();
-      return { step: null, reason: `the model lacks ${missing.join(', ')}` };
-    }
-    return { step: new OnnxReadingStep(ort, session, params, model.config, info.segment, threads) };
+    const missing = inputs.filter((n) => n.startsWith('p:') && !weights.some((w) => w.name === n));
+    if (missing.length) return { step: null, reason: `the model lacks ${missing.join(', ')}` };
+    const session = await ort.InferenceSession.create(bindWeights(bytes, weights), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    return { step: new OnnxReadingStep(ort, session, model.config, info.segment, threads) };
   }
 
   /** whether a call of n tokens from `state` can run here: one whole segment from a segment boundary */
@@ -164,7 +162,7 @@ export class OnnxReadingStep {
     const { ort } = this;
     const T = this.segment;
     if (ids.length !== T || s.pos % T !== 0) throw new Error(`the reading graph reads ${T} tokens from a segment boundary, got ${ids.length} at ${s.pos}`);
-    const feeds: Record<string, Ort.Tensor> = { ...this.params, ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, T]) };
+    const feeds: Record<string, Ort.Tensor> = { ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, T]) };
     for (const name of this.session.inputNames) {
       if (!name.startsWith('s:')) continue;
       const t = s.tensors.get(name.slice(2));
