@@ -32,6 +32,8 @@ interface Row {
   tokens: number;
   bytes: number;
   seconds: number;
+  /** the process's peak resident memory after this reading (it never goes down: the max so far) */
+  peakRssMB: number;
 }
 
 async function readOnce(text: string, modelFile: string | undefined, work: string, readEngine: ReadEngine): Promise<Row> {
@@ -52,7 +54,7 @@ async function readOnce(text: string, modelFile: string | undefined, work: strin
     const [status] = await api.call('reading.list', { id: document.id });
     const tokens = status!.tokensDone;
     const seconds = (t1 - t0) / 1000;
-    return { model: modelFile ? path.relative(process.cwd(), modelFile) : model.name, parameters: model.parameters, backend: used, tokens, bytes: Buffer.byteLength(text, 'utf8'), seconds };
+    return { model: modelFile ? path.relative(process.cwd(), modelFile) : model.name, parameters: model.parameters, backend: used, tokens, bytes: Buffer.byteLength(text, 'utf8'), seconds, peakRssMB: process.resourceUsage().maxRSS / 1024 };
   } finally {
     await core.close();
   }
@@ -86,11 +88,11 @@ async function main(): Promise<number> {
   const base = rows[0]!;
   const perMb = (r: Row) => (r.seconds / r.bytes) * 1_000_000;
   console.log(`\nReading ${path.basename(file)} (first ${base.bytes.toLocaleString('en')} bytes) into memory through the app, ${os.cpus().length} cores\n`);
-  console.log('| model | parameters | backend (and reading engine) | tokens | bytes/token | tokens/s | KB/s | 1 MB book (min) | speed vs first |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| model | parameters | backend (and reading engine) | tokens | bytes/token | tokens/s | KB/s | 1 MB book (min) | speed vs first | peak RSS so far (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.model} | ${(r.parameters / 1e6).toFixed(2)}M | ${r.backend} | ${r.tokens.toLocaleString('en')} | ${(r.bytes / r.tokens).toFixed(2)} | ${Math.round(r.tokens / r.seconds).toLocaleString('en')} | ${(r.bytes / r.seconds / 1000).toFixed(1)} | ${(perMb(r) / 60).toFixed(1)} | ${(perMb(base) / perMb(r)).toFixed(2)}x |`,
+      `| ${r.model} | ${(r.parameters / 1e6).toFixed(2)}M | ${r.backend} | ${r.tokens.toLocaleString('en')} | ${(r.bytes / r.tokens).toFixed(2)} | ${Math.round(r.tokens / r.seconds).toLocaleString('en')} | ${(r.bytes / r.seconds / 1000).toFixed(1)} | ${(perMb(r) / 60).toFixed(1)} | ${(perMb(base) / perMb(r)).toFixed(2)}x | ${r.peakRssMB.toFixed(0)} |`,
     );
   }
   return 0;
